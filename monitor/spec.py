@@ -35,13 +35,13 @@ class Condition(enum.StrEnum):
     BAD_DATA = "bad_data"
     IMPLAUSIBLE_JUMP = "implausible_jump"
     STALE = "stale"
-    FREEZING = "freezing"
-    BELOW_CRITICAL = "below_critical"
     BELOW_WARNING = "below_warning"
+    BELOW_CRITICAL = "below_critical"
+    FREEZING = "freezing"
     PREDICTED_BELOW_CRITICAL = "predicted_below_critical"
     FALLING_FAST = "falling_fast"
-    ABOVE_CRITICAL = "above_critical"
     ABOVE_WARNING = "above_warning"
+    ABOVE_CRITICAL = "above_critical"
     DEVICE_LOST = "device_lost"
 
     @property
@@ -139,7 +139,7 @@ class TrendSpec:
     min_points: int = 5
     max_gap_s: float = 2.0
     min_span_s: float = 5.0
-    max_points: int = 8192
+    max_points: int = 4096
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,283 @@
+"""The engine: readings and operator actions in, events out. Pure, synchronous, deterministic.
+
+Like h11 or wsproto it does no IO and reads no clock: time is the readings' timestamps and the
+``tick(t)`` calls that let staleness be noticed when nothing arrives. Every input takes the next
+position in one sequence; events are ordered by the position where they were detected, so the
+same inputs give the same events however they are split into blocks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from monitor.engine.alarms import Alarm, AlarmManager, AudioState
+from monitor.engine.block import F64, ReadingBlock
+from monitor.engine.channel import PHASE_BEFORE, Change, ChannelEngine, ChannelView
+from monitor.model import Category, Event, EventType, Priority, Reading, Status
+from monitor.spec import ChannelSpec, Condition, EngineSpec
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmView:
+    id: str
+    channel: str
+    condition: str
+    category: str
+    priority: Priority
+    raised_t: float
+    active: bool
+    acknowledged: bool
+    value: float | None
+    limit: float | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything a display needs, copied so it can be rendered anywhere, any time later."""
+
+    t: float
+    channels: tuple[ChannelView, ...]
+    alarms: tuple[AlarmView, ...]  # most urgent first, then oldest
+    audio: AudioState
+    devices: tuple[tuple[str, str], ...]  # (device id, "connected" | "lost")
+
+
+@dataclass(slots=True)
+class _Device:
+    lost: bool = False
+    bad: bool = False
+
+
+class Engine:
+    """Detection for one session. Not thread-safe: one owner feeds it."""
+
+    def __init__(self, spec: EngineSpec, *, t0: float | None = None) -> None:
+        self.spec = spec
+        self.manager = AlarmManager(spec.audio_pause_s)
+        self.channels: list[ChannelEngine] = []
+        self._index: dict[str, int] = {}
+        self._devices: dict[str, _Device] = {}
+        self._device_channels: dict[str, set[int]] = {}
+        self.t0 = t0
+        self.now = -math.inf
+        self.positions = 0  # inputs seen (readings, ticks, actions)
+        for channel in spec.channels:
+            self._add_channel(channel)
+
+    # Channels ----------------------------------------------------------------------------
+
+    def channel_index(self, channel_id: str, device: str | None = None) -> int:
+        """The engine's number for a channel; a channel not in the config is added, not lost."""
+        index = self._index.get(channel_id)
+        if index is None:
+            spec = self.spec.spec_for_unknown(channel_id)
+            if device is not None:
+                spec = replace(spec, device=device)
+            index = self._add_channel(spec)
+        return index
+
+    def _add_channel(self, spec: ChannelSpec) -> int:
+        index = len(self.channels)
+        start = self.t0 if self.t0 is not None else 0.0
+        if self.now > -math.inf:
+            start = self.now
+        self.channels.append(ChannelEngine(index, spec, self.spec.trend, start))
+        self._index[spec.id] = index
+        if spec.device is not None:
+            self._device_channels.setdefault(spec.device, set()).add(index)
+            self._devices.setdefault(spec.device, _Device())
+        return index
+
+    @property
+    def channel_ids(self) -> list[str]:
+        return [c.spec.id for c in self.channels]
+
+    # Inputs ------------------------------------------------------------------------------
+
+    def feed(self, readings: Sequence[Reading]) -> list[Event]:
+        return self.process(ReadingBlock.from_readings(readings, self.channel_index))
+
+    def process(self, block: ReadingBlock) -> list[Event]:
+        """Run a block of readings (in input order) through detection."""
+        n = len(block)
+        if n == 0:
+            return []
+        self._start(float(block.t[0]))
+        now = np.maximum.accumulate(np.concatenate(([self.now], block.t)))[1:]
+        changes: list[Change] = []
+        order = np.argsort(block.channel, kind="stable")
+        chans = block.channel[order]
+        cuts = np.flatnonzero(np.diff(chans)) + 1
+        starts = np.concatenate(([0], cuts))
+        ends = np.concatenate((cuts, [n]))
+        present: set[int] = set()
+        for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
+            rows = order[lo:hi]
+            ch = int(chans[lo])
+            present.add(ch)
+            changes.extend(self.channels[ch].process(
+                rows, block.t[rows], block.temp_c[rows], block.status[rows], now))
+        for channel in self.channels:
+            if channel.index not in present:
+                changes.extend(channel.idle(now))
+        events = self._apply(changes, now, block)
+        self.now = float(now[-1])
+        self.positions += n
+        return events
+
+    def tick(self, t: float) -> list[Event]:
+        """Let time pass with no reading: staleness and the audio-pause timer need it."""
+        if not math.isfinite(t):
+            return []
+        self._start(t)
+        now = np.array([max(self.now, t)], np.float64)
+        changes: list[Change] = []
+        for channel in self.channels:
+            changes.extend(channel.idle(now))
+        events = self._apply(changes, now, None)
+        self.now = float(now[0])
+        self.positions += 1
+        return events
+
+    def acknowledge(self, t: float, alarm: str | None = None, by: str = "operator"
+                    ) -> list[Event]:
+        events = self.tick(t)
+        return events + self.manager.acknowledge(self.now, alarm, by)
+
+    def pause_audio(self, t: float, by: str = "operator") -> list[Event]:
+        events = self.tick(t)
+        return events + self.manager.pause_audio(self.now, by)
+
+    def device_lost(self, t: float, device: str, reason: str) -> list[Event]:
+        events = self.tick(t)
+        state = self._devices.setdefault(device, _Device())
+        if state.lost:
+            return events
+        state.lost = True
+        t = self.now
+        events.append(Event(t, EventType.DEVICE_LOST, {
+            "device": device, "reason": reason, "message": f"device {device} lost: {reason}"}))
+        priority = self.spec.device_lost_priority
+        events += self.manager.raise_alarm(t, Alarm(
+            id=f"{device}.{Condition.DEVICE_LOST}", channel=device,
+            condition=str(Condition.DEVICE_LOST), category=Category.TECHNICAL,
+            priority=priority, latching=False, raised_t=t, value=None, limit=None,
+            message=f"{priority.marker} device {device} lost: {reason}"))
+        return events
+
+    def device_connected(self, t: float, device: str, detail: str = "") -> list[Event]:
+        """The transport answers again; the lost alarm clears with the first reading."""
+        events = self.tick(t)
+        self._devices.setdefault(device, _Device())
+        text = f"device {device} connected" + (f": {detail}" if detail else "")
+        events.append(Event(self.now, EventType.DEVICE_CONNECTED,
+                            {"device": device, "detail": detail, "message": text}))
+        return events
+
+    def device_bad_data(self, t: float, device: str, detail: str) -> list[Event]:
+        """A frame from ``device`` that gave no reading at all (garbage, a broken line)."""
+        events = self.tick(t)
+        state = self._devices.setdefault(device, _Device())
+        if state.bad:
+            return events
+        state.bad = True
+        events += self.manager.raise_alarm(self.now, Alarm(
+            id=f"{device}.{Condition.BAD_DATA}", channel=device,
+            condition=str(Condition.BAD_DATA), category=Category.TECHNICAL,
+            priority=Priority.MEDIUM, latching=False, raised_t=self.now, value=None,
+            limit=None, message=f"{Priority.MEDIUM.marker} device {device}: bad data ({detail})"))
+        return events
+
+    # Internals ---------------------------------------------------------------------------
+
+    def _start(self, t: float) -> None:
+        if self.t0 is None:
+            self.t0 = t
+            for channel in self.channels:
+                if channel.view.readings == 0:
+                    channel.last_valid_t = t
+
+    def _apply(self, changes: list[Change], now: F64, block: ReadingBlock | None
+               ) -> list[Event]:
+        events: list[Event] = []
+        until = self.manager.paused_until
+        expiry: tuple[int, int, float] | None = None
+        if until is not None and now[-1] >= until:
+            expiry = (int(np.searchsorted(now, until, "left")), PHASE_BEFORE, until)
+        changes.extend(self._device_recoveries(block))
+        changes.sort(key=Change.key)
+        for change in changes:
+            if expiry is not None and expiry < (change.row, change.phase, change.t):
+                events += self.manager.expire_pause(expiry[2])
+                expiry = None
+            events += self._change_to_events(change)
+        if expiry is not None:
+            events += self.manager.expire_pause(expiry[2])
+        return events
+
+    def _change_to_events(self, change: Change) -> list[Event]:
+        if change.channel < 0:  # device-level recovery
+            return self.manager.clear_condition(change.t, change.extra["alarm_id"], None, None,
+                                                change.message)
+        channel = self.channels[change.channel]
+        alarm_id = f"{channel.spec.id}.{change.condition}"
+        if not change.raised:
+            return self.manager.clear_condition(change.t, alarm_id, change.value, change.limit,
+                                                change.message, change.extra)
+        spec = channel.spec.conditions[change.condition]
+        return self.manager.raise_alarm(change.t, Alarm(
+            id=alarm_id, channel=channel.spec.id, condition=str(change.condition),
+            category=change.condition.category, priority=spec.priority,
+            latching=spec.latching, raised_t=change.t, value=change.value, limit=change.limit,
+            message=change.message, extra=dict(change.extra)))
+
+    def _device_recoveries(self, block: ReadingBlock | None) -> list[Change]:
+        """Device alarms clear with the device's first reading (lost) or first good one (bad)."""
+        if block is None:
+            return []
+        out: list[Change] = []
+        for device, state in self._devices.items():
+            if not (state.lost or state.bad):
+                continue
+            members = self._device_channels.get(device)
+            if not members:
+                continue
+            mine = np.isin(block.channel, np.fromiter(members, np.int32))
+            for flag, condition, need_ok in ((state.lost, Condition.DEVICE_LOST, False),
+                                             (state.bad, Condition.BAD_DATA, True)):
+                if not flag:
+                    continue
+                hits = mine & (block.status == Status.OK) if need_ok else mine
+                found = np.flatnonzero(hits)
+                if found.size == 0:
+                    continue
+                row = int(found[0])
+                if condition is Condition.DEVICE_LOST:
+                    state.lost = False
+                    text = f"device {device} reading again"
+                else:
+                    state.bad = False
+                    text = f"device {device}: good data again"
+                out.append(Change(row, 1, float(block.t[row]), -1, condition, False, None,
+                                  None, text, {"alarm_id": f"{device}.{condition}"}))
+        return out
+
+    # Views -------------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        alarms = tuple(
+            AlarmView(a.id, a.channel, a.condition, str(a.category), a.priority, a.raised_t,
+                      a.active, a.acknowledged, a.value, a.limit, a.message)
+            for a in self.manager.ordered())
+        return Snapshot(
+            t=self.now if math.isfinite(self.now) else 0.0,
+            channels=tuple(replace(c.view) for c in self.channels),
+            alarms=alarms,
+            audio=self.manager.audio(),
+            devices=tuple((d, "lost" if s.lost else "connected")
+                          for d, s in self._devices.items()))

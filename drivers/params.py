@@ -1,0 +1,127 @@
+"""Device parameters, one frozen dataclass per protocol, mirroring ``[[devices]]`` in config.
+
+``channel_map`` maps a device index (positional data) or key (keyed data) to a channel id.
+With ``learn_channels`` (quick mode) an unmapped index becomes ``ch<index>`` and an unmapped
+key keeps its own name, so no reading is ever dropped silently. ``roles`` (channel id → role)
+lets a driver warn when the hardware cannot read what a role needs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from drivers import modbus_map
+from drivers.line import LineSettings
+from drivers.types import Key
+
+
+def _positive(name: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceParams:
+    """What every device has: an id for events, a port (path or pyserial URL), a baud rate."""
+
+    id: str
+    port: str
+    baudrate: int = 9600
+    channel_map: Mapping[Key, str] = field(default_factory=dict)
+    learn_channels: bool = False
+    roles: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise ValueError("device id must not be empty")
+        if not self.port:
+            raise ValueError(f"device {self.id}: port must not be empty")
+        if self.baudrate <= 0:
+            raise ValueError(f"device {self.id}: baudrate must be positive")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineParams(DeviceParams):
+    """``protocol = "line"``: values in °C, or mV with a type and a cold-junction source."""
+
+    baudrate: int = 115200
+    units: str = "C"
+    tc_type: str | None = None
+    cjc_c: float | None = None
+    cjc_channel: Key | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.settings()  # raises ValueError naming what is missing
+
+    def settings(self) -> LineSettings:
+        """Parser settings; a ``cjc_channel`` naming a channel id is turned into its key."""
+        cj: Key | None = self.cjc_channel
+        if cj is not None:
+            for key, channel in self.channel_map.items():
+                if channel == cj:
+                    cj = key
+                    break
+        return LineSettings(self.units, self.tc_type, self.cjc_c, cj).validated()
+
+
+@dataclass(frozen=True, kw_only=True)
+class DconParams(DeviceParams):
+    """``protocol = "dcon"``: ADAM-4018/I-7018 family polled with ``#AA``."""
+
+    baudrate: int = 9600
+    address: int = 1
+    checksum: bool = False
+    poll_interval_s: float = 0.25
+    timeout_s: float = 0.3
+    max_timeouts: int = 3
+    lost_after_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 <= self.address <= 0xFF:
+            raise ValueError(f"device {self.id}: DCON address must be 0..255")
+        _positive("poll_interval_s", self.poll_interval_s)
+        _positive("timeout_s", self.timeout_s)
+        _positive("lost_after_s", self.lost_after_s)
+        if self.max_timeouts < 1:
+            raise ValueError(f"device {self.id}: max_timeouts must be >= 1")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModbusParams(DeviceParams):
+    """``protocol = "modbus"``: RTU input registers, M-7018 layout by default."""
+
+    baudrate: int = 9600
+    unit_id: int = 1
+    poll_interval_s: float = 0.25
+    timeout_s: float = 0.3
+    max_timeouts: int = 3
+    start_register: int = modbus_map.INPUT_REGISTER_BASE
+    count: int = 8
+    scale: float = 0.1
+    open_value: int | None = 0x7FFF
+    under_value: int | None = 0x8000
+    cjc_register: int | None = None
+    cjc_scale: float = 0.01
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 <= self.unit_id <= 247:
+            raise ValueError(f"device {self.id}: unit_id must be 0..247")
+        _positive("poll_interval_s", self.poll_interval_s)
+        _positive("timeout_s", self.timeout_s)
+        if self.max_timeouts < 1:
+            raise ValueError(f"device {self.id}: max_timeouts must be >= 1")
+        self.register_map()
+
+    def register_map(self) -> modbus_map.RegisterMap:
+        return modbus_map.RegisterMap(
+            start_register=self.start_register, count=self.count, scale=self.scale,
+            open_value=self.open_value, under_value=self.under_value,
+            cjc_register=self.cjc_register, cjc_scale=self.cjc_scale)
+
+
+AnyParams = LineParams | DconParams | ModbusParams

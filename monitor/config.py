@@ -516,11 +516,13 @@ def _stale_after(values: Mapping[Condition, Mapping[str, Any]]) -> float | None:
 
 def cross_check(devices: Sequence[tuple[int, AnyDevice]],
                 channels: Sequence[tuple[int, ChannelConfig]], roles: RolesConfig | None,
-                unvalidated_device_ids: frozenset[str] = frozenset()) -> list[tuple[Path_, str]]:
+                unvalidated_device_ids: frozenset[str] = frozenset(),
+                bare_channels: frozenset[int] = frozenset()) -> list[tuple[Path_, str]]:
     """Problems between fields: thresholds, delays, ids, device references and indexes.
 
     Works on the pieces that validated, so a file with field errors still gets these checks;
-    ``unvalidated_device_ids`` are devices that exist but failed their own validation.
+    ``unvalidated_device_ids`` are devices that exist but failed their own validation, and
+    ``bare_channels`` are channels reduced to id, device and index (their role was invalid).
     """
     problems: list[tuple[Path_, str]] = []
     role_values: dict[Role, dict[Condition, dict[str, Any]]] = {}
@@ -572,7 +574,8 @@ def cross_check(devices: Sequence[tuple[int, AnyDevice]],
         problems += _check_index(i, channel, found_device, used)
         after = _stale_after(resolved)
         interval = getattr(found_device, "poll_interval_s", None)
-        if after is not None and interval is not None and interval >= after:
+        if after is not None and interval is not None and interval >= after \
+                and i not in bare_channels:
             problems.append((("devices", device_ids[found_device.id], "poll_interval_s"),
                              f"must be shorter than the stale delay of channel {channel.id!r} "
                              f"(after_s = {after:g} s) (got {interval:g})"))
@@ -819,14 +822,17 @@ def _partial_cross_check(data: Mapping[str, Any]) -> list[str]:
             if isinstance(item, dict) and isinstance(item.get("id"), str):
                 failed.add(item["id"])
     channels: list[tuple[int, ChannelConfig]] = []
+    partial: set[int] = set()
     raw_channels = data.get("channels")
     for i, item in enumerate(raw_channels if isinstance(raw_channels, list) else []):
         try:
             channels.append((i, ChannelConfig.model_validate(item)))
         except ValidationError:  # still check its id, device and index
             if isinstance(item, dict):
+                bare = {k: item[k] for k in ("id", "device", "index") if k in item}
                 with contextlib.suppress(ValidationError):
-                    channels.append((i, ChannelConfig.model_validate({**item, "alarms": {}})))
+                    channels.append((i, ChannelConfig.model_validate(bare)))
+                    partial.add(i)
     raw_roles = data.get("roles")
     valid_roles: dict[str, Any] = {}
     roles_ok = True
@@ -835,7 +841,8 @@ def _partial_cross_check(data: Mapping[str, Any]) -> list[str]:
             valid_roles[name] = RolesConfig.model_validate({name: table}).for_role(Role(name))
         except (ValidationError, ValueError):
             roles_ok = False
-    problems = cross_check(devices, channels, RolesConfig(**valid_roles), frozenset(failed))
+    problems = cross_check(devices, channels, RolesConfig(**valid_roles), frozenset(failed),
+                           frozenset(partial))
     if not roles_ok:  # overrides checked against a broken [roles] table would mislead
         problems = [p for p in problems if "alarms" not in p[0]]
     return [f"{_path(path)}: {message}" for path, message in problems]

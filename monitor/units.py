@@ -133,7 +133,7 @@ def _rate(value: object) -> tuple[float, float | None]:
         temperature, per, time = unit.partition("per")
         if not per:
             raise UnitError("not a rate of temperature change", value, _RATE_HINT)
-    delta = _DELTA_FACTORS.get(temperature)
+    delta = _DELTA_FACTORS.get(temperature) if temperature else None
     seconds = _SECONDS.get(time) if time else None
     if delta is None or seconds is None:
         raise UnitError("not a rate of temperature change", value, _RATE_HINT)

@@ -1,4 +1,4 @@
-"""Config loading: every mistake reported at once, with its path; overrides resolve as documented."""
+"""Config loading: every mistake reported at once, with its path; overrides resolve as told."""
 
 from __future__ import annotations
 
@@ -16,12 +16,14 @@ from hypothesis import strategies as st
 from monitor import defaults
 from monitor.config import (
     TC_TYPES,
-    Config,
+    ChannelConfig,
     ConditionOverrides,
+    Config,
+    DconDevice,
     LineDevice,
     ModbusDevice,
-    describe_thresholds,
     default_config,
+    describe_thresholds,
     load_config,
     parse_config,
     quick_config,
@@ -288,10 +290,11 @@ def test_device_defaults() -> None:
         LINE_DEVICE, {"id": "adam", "protocol": "dcon", "port": "socket://localhost:4001"},
         {"id": "m", "protocol": "modbus", "port": "/dev/x"}]}, "t")
     line, dcon, modbus = config.devices
-    assert line.baudrate == 115200 and line.protocol == "line"
-    assert (dcon.baudrate, dcon.address, dcon.checksum, dcon.poll_interval_s,  # type: ignore
-            dcon.timeout_s) == (9600, 1, False, 0.25, 0.3)  # type: ignore[union-attr]
+    assert isinstance(line, LineDevice) and isinstance(dcon, DconDevice)
     assert isinstance(modbus, ModbusDevice)
+    assert (line.baudrate, line.units, line.tc_type) == (115200, "C", None)
+    assert (dcon.baudrate, dcon.address, dcon.checksum, dcon.poll_interval_s,
+            dcon.timeout_s) == (9600, 1, False, 0.25, 0.3)
     assert (modbus.unit_id, modbus.start_register, modbus.channel_count, modbus.scale,
             modbus.open_value, modbus.cjc_register, modbus.cjc_scale) == (
         1, 30001, 8, 0.1, 0x7FFF, 30129, 0.01)
@@ -448,7 +451,6 @@ def test_default_toml_documents_every_key() -> None:
                 assert raw[section][key] == info.default, (section, key)
             else:
                 assert re.search(rf"^# {key} = ", text, re.M), f"[{section}] {key} undocumented"
-    from monitor.config import ChannelConfig, DconDevice
     for model in (LineDevice, DconDevice, ModbusDevice, ChannelConfig):
         for key in model.model_fields:
             assert re.search(rf"^# {key} = ", text, re.M), f"{model.__name__}.{key} undocumented"

@@ -377,5 +377,6 @@ def simulate(setup: Setup, duration_s: float, *, dx_mm: float = 1.5,
         temp = grid.temperature(h)
         temps[step] = (temp.ravel()[idx] * weights).sum(axis=1)
     ledger.final = float(h.sum() * area)
-    return PhysicsResult(t=(np.arange(steps + 1) * dt).astype(np.float64), temps=temps, dt_s=dt, dx_mm=dx_mm,
-                         ledger=ledger, field_c=temp, xs_mm=grid.xs_mm)
+    times = (np.arange(steps + 1) * dt).astype(np.float64)
+    return PhysicsResult(t=times, temps=temps, dt_s=dt, dx_mm=dx_mm, ledger=ledger,
+                         field_c=temp, xs_mm=grid.xs_mm)

@@ -259,7 +259,8 @@ def _approach() -> Scenario:
         duration_s=_end(DOUBLE_FREEZE, 240.0),
         expected=Expectations(
             raised=_ids(("N1",), ("below_warning",)),
-            not_raised=_ids(("N1",), ("below_critical", "freezing", "predicted_below_critical", "falling_fast", *HOT))),
+            not_raised=_ids(("N1",), ("below_critical", "freezing", "predicted_below_critical",
+                                      "falling_fast", *HOT))),
     )
 
 
@@ -302,7 +303,8 @@ def _co2_rescue() -> Scenario:
         duration_s=_end(SINGLE_FREEZE, 300.0),
         expected=Expectations(
             raised=_ids(("N1",), ("below_warning",)),
-            not_raised=_ids(("N1",), ("below_critical", "freezing", "predicted_below_critical", *HOT))),
+            not_raised=_ids(("N1",), ("below_critical", "freezing", "predicted_below_critical",
+                                      *HOT))),
     )
 
 

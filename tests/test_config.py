@@ -560,3 +560,17 @@ def test_section_limits(section: str, key: str, value: object, message: str) -> 
     problems = problems_of({section: {key: value}})
     assert len(problems) == 1
     assert problems[0].startswith(f"{section}.{key}: ") and message in problems[0]
+
+
+def test_clinical_defaults_doc_lists_every_condition_and_key() -> None:
+    text = (REPO / "docs" / "clinical-defaults.md").read_text(encoding="utf-8")
+    for condition in Condition:
+        assert f"`{condition.value}`" in text, condition
+    for section in ("trend", "alarms", "cycles"):
+        model = Config.model_fields[section].annotation
+        assert model is not None
+        for key in model.model_fields:
+            assert f"`{key}`" in text, (section, key)
+    for key in ("commit_interval_s", "publish_hz", "refresh_hz", "poll_interval_s", "timeout_s"):
+        assert key in text
+    assert "NOT FOUND" in text and "protection goal, not an injury point" in text

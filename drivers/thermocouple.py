@@ -13,6 +13,9 @@ import thermocouple_its90 as its90
 
 from monitor.model import Status
 
+#: Float rounding of E(t) − E(cj) + E(cj) at a table end (1 pV): not a measurable emf.
+EMF_ROUNDING_MV = 1e-9
+
 SUPPORTED_TYPES: tuple[str, ...] = ("B", "E", "J", "K", "N", "R", "S", "T")
 
 
@@ -68,11 +71,12 @@ def mv_to_celsius(tc_type: str, measured_mv: float, cjc_c: float) -> tuple[float
         return None, Status.BAD_DATA  # a cold junction outside the table is a sensor fault
     total = measured_mv + float(tc.emf(cjc_c))
     e_low, e_high = tc.invertible_emf_range
-    if total < e_low:
+    if total < e_low - EMF_ROUNDING_MV:
         return None, Status.UNDER_RANGE
-    if total > e_high:
+    if total > e_high + EMF_ROUNDING_MV:
         return None, Status.OVER_RANGE
     try:
-        return float(tc.temperature(total)), Status.OK
+        # Only float rounding at the very end of the table is absorbed here.
+        return float(tc.temperature(min(max(total, e_low), e_high))), Status.OK
     except (its90.RangeError, ValueError, ArithmeticError):
         return None, Status.BAD_DATA

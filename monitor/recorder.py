@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import sqlite3
 import sys
 import threading
@@ -106,6 +107,7 @@ class Recorder:
         self._close_t: float | None = None
         self._closing = False
         self._late = 0
+        self._late_readings = 0
         self._shed = 0
         self._stall_reported = False
         # Owned by the writer thread.
@@ -186,6 +188,7 @@ class Recorder:
         with self._lock:
             if self._closing:
                 self._late += len(batch)
+                self._late_readings += len(batch)
                 report = self._late_message() if self._late == len(batch) else None
             else:
                 self._items.append((_READINGS, self._seq, batch))
@@ -234,7 +237,7 @@ class Recorder:
     def dropped_readings(self) -> int:
         """Readings lost because the backlog was full or they came after close (all reported)."""
         with self._lock:
-            return self._dropped + self._shed + self._late
+            return self._dropped + self._shed + self._late_readings
 
     def _put(self, kind: int, payload: tuple[float, str, dict[str, Any]], *, wake: bool) -> None:
         report: str | None = None
@@ -446,15 +449,23 @@ class Recorder:
         return len(self._rows) + len(self._inputs) + len(self._events)
 
     def _failed(self, exc: BaseException) -> None:
-        text = str(exc) or type(exc).__name__
+        text = _describe(exc)
         self._next_retry = time.monotonic() + self._retry_s
         if self._in_fault and text == self._fault_text:
             return
         self._in_fault = True
         self._fault_text = text
-        self._report(f"session file {self._path}: cannot write ({text}); keeping "
-                     f"{self._pending_count()} item(s) in memory, retrying every "
+        self._report(f"session file {self._path}: cannot write ({text}{self._free_space()}); "
+                     f"keeping {self._pending_count()} item(s) in memory, retrying every "
                      f"{self._retry_s:g} s")
+
+    def _free_space(self) -> str:
+        try:
+            free = shutil.disk_usage(self._path.parent).free
+        except OSError:
+            return ""
+        return f"; {free / 1e6:.1f} MB free on its disk"
+
 
     def _recovered(self) -> None:
         with self._lock:
@@ -540,6 +551,13 @@ class Recorder:
             self._on_fault(message)
         except Exception as exc:  # a failing callback must not stop the recorder
             print(f"cryoguard: {message} (on_fault failed: {exc!r})", file=sys.stderr)
+
+
+def _describe(exc: BaseException) -> str:
+    """The error text plus SQLite's precise code (``SQLITE_FULL``, ``SQLITE_IOERR_WRITE``...)."""
+    text = str(exc) or type(exc).__name__
+    code = getattr(exc, "sqlite_errorname", None)
+    return f"{text} [{code}]" if code else text
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -1,0 +1,127 @@
+"""Plays a scenario trace on a session clock and decides when faults happen.
+
+Shared by the three emulators: session time = (clock() - start) × speed, the scan at a session
+time is the last trace sample taken by then (held after the trace ends), and a :class:`Faults`
+schedule says when the device is unplugged, silent, sends garbage or cuts a frame short.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from monitor.model import Status
+from simulators.trace import Trace
+
+Clock = Callable[[], float]
+Window = tuple[float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Faults:
+    """Device faults on top of the scenario's own (its unplug events are always applied).
+
+    Times are session seconds. ``garbage_every_s`` / ``partial_every_s``: from that time on,
+    once per period the next frame is replaced by random bytes / cut short.
+    ``open_from``: (channel index, session time) pairs: that input reads open from then on.
+    """
+
+    unplug: tuple[Window, ...] = ()
+    silent: tuple[Window, ...] = ()
+    garbage_every_s: float | None = None
+    partial_every_s: float | None = None
+    open_from: tuple[tuple[int, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """One reading of every input: a status and, when OK, a value in °C."""
+
+    statuses: tuple[Status, ...]
+    values: tuple[float | None, ...]
+
+
+class SessionClock:
+    """Session seconds from an injectable monotonic clock, scaled by ``speed``."""
+
+    def __init__(self, speed: float = 1.0, clock: Clock | None = None) -> None:
+        if not speed > 0 or not math.isfinite(speed):
+            raise ValueError(f"speed must be a positive number, got {speed}")
+        self.speed = speed
+        self._clock = clock or time.monotonic
+        self._start = self._clock()
+
+    def now(self) -> float:
+        return (self._clock() - self._start) * self.speed
+
+    def wall_delay(self, session_s: float) -> float:
+        """Wall seconds until ``session_s`` session seconds have passed."""
+        return max(0.0, session_s / self.speed)
+
+
+class Periodic:
+    """Fires once per ``period_s`` of session time (never when the period is None)."""
+
+    def __init__(self, period_s: float | None) -> None:
+        self.period_s = period_s
+        self._next = period_s if period_s else math.inf
+
+    def due(self, t: float) -> bool:
+        if t < self._next or self.period_s is None:
+            return False
+        self._next = (math.floor(t / self.period_s) + 1) * self.period_s
+        return True
+
+
+class Player:
+    """The emulated instrument's view of a trace plus the fault schedule."""
+
+    def __init__(self, trace: Trace, faults: Faults | None = None, seed: int = 0) -> None:
+        self.trace = trace
+        self.faults = faults or Faults()
+        self.rng = np.random.default_rng(seed + 7919)
+        self.unplug_windows = tuple(
+            (e.start_s, e.end_s) for e in trace.events if e.kind == "unplug"
+        ) + self.faults.unplug
+        self.garbage = Periodic(self.faults.garbage_every_s)
+        self.partial = Periodic(self.faults.partial_every_s)
+        self.period_s = 1.0 / trace.rate_hz
+
+    @property
+    def n_channels(self) -> int:
+        return len(self.trace.channels)
+
+    def unplugged(self, t: float) -> bool:
+        return any(a <= t < b for a, b in self.unplug_windows)
+
+    def silent(self, t: float) -> bool:
+        return any(a <= t < b for a, b in self.faults.silent)
+
+    def sample_number(self, t: float) -> int:
+        """Number of the scan due at ``t`` (counting on past the end of the trace)."""
+        return max(0, math.floor(t / self.period_s + 1e-9))
+
+    def scan(self, t: float) -> Scan:
+        """What the inputs read at session time ``t``."""
+        i = min(max(self.trace.index_at(t), 0), len(self.trace.t) - 1)
+        return self.scan_at(i, t)
+
+    def scan_at(self, i: int, t: float) -> Scan:
+        i = min(max(i, 0), len(self.trace.t) - 1)
+        statuses = [Status(int(s)) for s in self.trace.status[i]]
+        for channel, since in self.faults.open_from:
+            if 0 <= channel < len(statuses) and t >= since:
+                statuses[channel] = Status.OPEN
+        values = tuple(float(v) if s is Status.OK else None
+                       for v, s in zip(self.trace.values[i], statuses, strict=True))
+        return Scan(tuple(statuses), values)
+
+    def garbage_bytes(self) -> bytes:
+        """Random bytes with no frame terminators, like noise on an RS-485 line."""
+        size = int(self.rng.integers(6, 24))
+        raw = self.rng.integers(0, 256, size=size).astype(np.uint8).tobytes()
+        return raw.replace(b"\n", b"?").replace(b"\r", b"?")

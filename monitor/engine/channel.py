@@ -165,12 +165,14 @@ class ChannelEngine:
                      ) -> NDArray[np.bool_]:
         """Accepted valid samples: a jump no needle can make is held back for one sample.
 
-        If the next sample agrees with the jump it was a real step and is accepted; if it
-        agrees with the old level it was a spike. A sensor fault in between resets the check.
+        If the next sample stays away from the old level in the same direction the change was
+        real and is accepted; if it returns to the old level the jump was a spike. A sensor
+        fault in between resets the check.
         """
         m = tv.shape[0]
         acc = np.ones(m, np.bool_)
         if m == 0:
+            self.fault_since_ref = self.fault_since_ref or bool((~ok).any())
             return acc
         # Was there a non-OK row since the previous valid sample?
         faults = np.cumsum(~ok)
@@ -206,7 +208,11 @@ class ChannelEngine:
                 i = j + 1
                 continue
             here = (float(tv[i]), float(vv[i]))
-            if fault_before[i] or ref is None or plausible(ref, i) or plausible(cand, i):
+            # Accepted unless it leaves the old level on the other side from the held-back
+            # jump: a second sample departing the same way confirms the change, so a real
+            # fall is never held back by more than one sample.
+            if (fault_before[i] or ref is None or plausible(ref, i) or plausible(cand, i)
+                    or (here[1] - ref[1]) * (cand[1] - ref[1]) > 0):
                 ref, cand = here, None
             else:
                 acc[i] = False

@@ -108,7 +108,7 @@ class DconSession:
                 last_reply = loop.time()
                 scan = dcon.parse_read_reply(frame, with_checksum=p.checksum)
                 if not scan.is_bad:
-                    self.state.mark_connected(detail)
+                    self.state.mark_connected(detail, t)
                 self.mapper.deliver(scan, t, self.sink)
         finally:
             await link.close()

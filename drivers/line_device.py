@@ -41,7 +41,7 @@ class LineSession:
                         continue
                     data = data[cut + 1:]
                     synced = True
-                    self.state.mark_connected(detail)
+                    self.state.mark_connected(detail, t)
                 for scan in parser.feed(data):
                     self.mapper.deliver(scan, t, self.sink)
         finally:

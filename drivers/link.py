@@ -202,12 +202,13 @@ class LinkState:
         self.connected: bool | None = None
         self.connections = 0
 
-    def mark_connected(self, detail: str) -> None:
+    def mark_connected(self, detail: str, t: float | None = None) -> None:
+        """``t`` is the time of the data that proved it (so events stay in time order)."""
         if self.connected is not True:
             self.connected = True
             self.connections += 1
             log.info("device %s connected: %s", self.device, detail)
-            self.sink.connected(self.clock(), self.device, detail)
+            self.sink.connected(self.clock() if t is None else t, self.device, detail)
 
     def mark_lost(self, reason: str) -> None:
         if self.connected is not False:

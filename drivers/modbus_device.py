@@ -110,7 +110,7 @@ class ModbusSession:
                     continue
                 timeouts = 0
                 if isinstance(block, str):
-                    self.state.mark_connected(detail)  # it answers, if only with an exception
+                    self.state.mark_connected(detail, t)  # it answers, if only with an exception
                     self.sink.bad_data(t, p.id, block)
                     continue
                 cjc_raw = cjc[0] if isinstance(cjc, list) and cjc else None
@@ -118,7 +118,7 @@ class ModbusSession:
                 if isinstance(cjc, str) or (self.rmap.cjc_address is not None and cjc is None):
                     log.debug("device %s: cold-junction register unreadable", p.id)
                 if not scan.is_bad:
-                    self.state.mark_connected(detail)
+                    self.state.mark_connected(detail, t)
                 self.mapper.deliver(scan, t, self.sink)
         finally:
             with contextlib.suppress(Exception):

@@ -195,12 +195,23 @@ class PhysicsResult:
     xs_mm: FloatArray = field(repr=False, default_factory=lambda: np.zeros(0))
 
     def isotherm_radius_mm(self, level_c: float, x_mm: float = 0.0, y_mm: float = 0.0) -> float:
-        """Largest distance from a point to a cell at or below ``level_c`` (0 if none)."""
-        xs, ys = np.meshgrid(self.xs_mm, self.xs_mm)
-        cold = self.field_c <= level_c
-        if not cold.any():
+        """Distance along +x from a point to where the field first warms past ``level_c``.
+
+        Linear interpolation between cell centres on the grid row nearest ``y_mm``, so the
+        answer is not quantised to the cell size (0 when the point itself is warmer).
+        """
+        row = self.field_c[int(np.argmin(np.abs(self.xs_mm - y_mm)))]
+        xs = self.xs_mm
+        ahead = xs >= x_mm - 1e-9
+        xr, tr = xs[ahead], row[ahead]
+        if len(tr) == 0 or tr[0] > level_c:
             return 0.0
-        return float(np.sqrt((xs[cold] - x_mm) ** 2 + (ys[cold] - y_mm) ** 2).max())
+        warm = np.nonzero(tr > level_c)[0]
+        if len(warm) == 0:
+            return float(xr[-1] - x_mm)
+        j = int(warm[0])
+        frac = (level_c - tr[j - 1]) / (tr[j] - tr[j - 1])
+        return float(xr[j - 1] + frac * (xr[j] - xr[j - 1]) - x_mm)
 
 
 class _Grid:

@@ -153,6 +153,13 @@ class Engine:
         events = self.tick(t)
         return events + self.manager.pause_audio(self.now, by)
 
+    def mark(self, t: float, mark: str, by: str = "operator") -> list[Event]:
+        """An operator mark of the procedure (freeze, thaw, active-thaw, end)."""
+        events = self.tick(t)
+        events.append(Event(self.now, EventType.CYCLE_MARK, {
+            "mark": mark, "by": by, "message": f"operator mark: {mark} ({by})"}))
+        return events
+
     def device_lost(self, t: float, device: str, reason: str) -> list[Event]:
         events = self.tick(t)
         state = self._devices.setdefault(device, _Device())

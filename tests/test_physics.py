@@ -80,7 +80,8 @@ def test_finer_grid_converges() -> None:
 @pytest.mark.parametrize("with_co2", [False, True])
 def test_energy_balance(with_co2: bool) -> None:
     """Enthalpy change = probe + perfusion + saline + material change, to 1e-9 relative."""
-    injections = (Injection("saline", Disc(15.0, 0.0, 3.0), 50.0, 150.0, temp_c=45.0),)
+    injections: tuple[Injection, ...] = (
+        Injection("saline", Disc(15.0, 0.0, 3.0), 50.0, 150.0, temp_c=45.0),)
     if with_co2:
         injections += (Injection("co2", Annulus(10.0, 0.0, 1.6, 4.0), 100.0),)
     setup = Setup(probes=(Probe(0.0, 0.0),),

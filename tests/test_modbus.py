@@ -120,7 +120,7 @@ class Peer:
 
     async def stop(self) -> None:
         with contextlib.suppress(Exception):
-            await self.server.shutdown()
+            await self.server.shutdown()  # type: ignore[no-untyped-call]
         if self.task is not None:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

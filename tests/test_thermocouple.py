@@ -40,7 +40,7 @@ def test_inverse_matches_nist_vectors(t_c: float, t_mv: float, k_mv: float) -> N
 def test_cold_junction_example_adds_emf_not_temperature() -> None:
     temp, status = thermocouple.mv_to_celsius("T", -4.000, 23.0)
     assert status is Status.OK
-    assert temp == pytest.approx(-90.011, abs=0.001)
+    assert temp is not None and temp == pytest.approx(-90.011, abs=0.001)
     # Adding temperatures instead (t(E) + T_cj) would be off by several degrees.
     naive, _ = thermocouple.mv_to_celsius("T", -4.000, 0.0)
     assert naive is not None and abs((naive + 23.0) - temp) > 1.0

@@ -65,9 +65,8 @@ def parse_csv(text: str) -> CsvData:
     if header_at is None:
         return _empty("the file has no header row and no data")
     header = [c.strip().lower() for c in next(csv.reader([lines[header_at]]))]
-    if header[:3] == list(LONG_COLUMNS) and len(header) in (3, 4) and (
-            len(header) == 3 or header[3] == "status"):
-        layout = "long"
+    if header[:3] == list(LONG_COLUMNS):
+        layout = "long"  # extra named columns (an export's wall "time") are ignored
     elif header and header[0] == "t" and len(header) >= 2 and all(header[1:]):
         layout = "wide"
     else:
@@ -75,11 +74,12 @@ def parse_csv(text: str) -> CsvData:
                       f"(long) or 't,<channel>,<channel>,...' (wide), got {lines[header_at]!r}")
     body_start = header_at + 1
     names = [c.strip() for c in next(csv.reader([lines[header_at]]))]
-    fast = _fast_long(lines, body_start, len(header)) if layout == "long" else _fast_wide(
-        lines, body_start, names[1:])
+    status_at = header.index("status") if "status" in header else None
+    fast = (_fast_long(lines, body_start, len(header), status_at) if layout == "long"
+            else _fast_wide(lines, body_start, names[1:]))
     if fast is not None:
         return fast
-    return _careful(lines, body_start, layout, len(header), names[1:])
+    return _careful(lines, body_start, layout, len(header), names[1:], status_at)
 
 
 # Fast paths ------------------------------------------------------------------------------
@@ -92,7 +92,8 @@ def _body_text(lines: list[str], start: int) -> list[str] | None:
     return body
 
 
-def _fast_long(lines: list[str], start: int, width: int) -> CsvData | None:
+def _fast_long(lines: list[str], start: int, width: int, status_at: int | None
+               ) -> CsvData | None:
     body = _body_text(lines, start)
     if body is None:
         return None
@@ -109,7 +110,8 @@ def _fast_long(lines: list[str], start: int, width: int) -> CsvData | None:
     temps = [p or "nan" for p in parts[2::width]]
     try:
         temp = np.array(temps, np.float64)
-        status_names = ([p.strip().upper() for p in parts[3::width]] if width == 4 else None)
+        status_names = ([p.strip().upper() for p in parts[status_at::width]]
+                        if status_at is not None else None)
         status = (np.fromiter((_STATUS_NAMES[s] for s in status_names), np.int8,
                               len(status_names)) if status_names is not None
                   else np.zeros(len(body), np.int8))
@@ -210,7 +212,7 @@ def _parse_value(cell: str) -> tuple[float, int] | None:
 
 
 def _careful(lines: list[str], start: int, layout: str, width: int,
-             names: list[str]) -> CsvData:
+             names: list[str], status_at: int | None) -> CsvData:
     out = _Builder(layout, names if layout == "wide" else [])
     reader = csv.reader(io.StringIO("\n".join(lines[start:])))
     for offset, row in enumerate(reader):
@@ -219,13 +221,14 @@ def _careful(lines: list[str], start: int, layout: str, width: int,
         if not cells or not any(cells) or cells[0].startswith("#"):
             continue
         if layout == "long":
-            _careful_long(out, line_no, cells, width)
+            _careful_long(out, line_no, cells, width, status_at)
         else:
             _careful_wide(out, line_no, cells, names)
     return out.result()
 
 
-def _careful_long(out: _Builder, line_no: int, cells: list[str], width: int) -> None:
+def _careful_long(out: _Builder, line_no: int, cells: list[str], width: int,
+                  status_at: int | None) -> None:
     named = [out.channel(cells[1])] if len(cells) > 1 and cells[1] else []
     if len(cells) != width:
         out.bad(line_no, f"expected {width} fields, got {len(cells)}", named,
@@ -238,10 +241,10 @@ def _careful_long(out: _Builder, line_no: int, cells: list[str], width: int) -> 
     if not named:
         out.bad(line_no, "channel is empty", [], t)
         return
-    status_text = cells[3].upper() if width == 4 else ""
+    status_text = cells[status_at].upper() if status_at is not None else ""
     status = _STATUS_NAMES.get(status_text)
     if status is None:
-        out.bad(line_no, f"unknown status {cells[3]!r}", named, t)
+        out.bad(line_no, f"unknown status {status_text!r}", named, t)
         return
     if status == Status.OK:
         parsed = _parse_value(cells[2])

@@ -76,3 +76,10 @@ def test_long_rows_round_trip_or_are_reported(rows: list[tuple[float, str, objec
     good = [r for r in rows if isinstance(r[2], float) or r[2] == "OPEN"]
     assert len(data.errors) == len(rows) - len(good)
     assert int((data.status == Status.OK).sum()) == sum(isinstance(r[2], float) for r in rows)
+
+
+def test_extra_columns_of_an_export_are_ignored() -> None:
+    data = parse_csv("t,channel,temp_c,status,time\n0,A,37.0,OK,2026-01-01T00:00:00Z\n"
+                     "0.1,A,,OPEN,2026-01-01T00:00:00.1Z\n")
+    assert data.layout == "long" and data.errors == []
+    assert data.status.tolist() == [0, Status.OPEN]

@@ -247,3 +247,13 @@ def test_alarm_event_has_the_contract_fields() -> None:
         assert field in record
     assert record["category"] == "physiological" and record["priority"] == "medium"
     assert record["message"].startswith("** ")
+
+
+def test_output_failure_is_a_technical_alarm_that_clears() -> None:
+    eng = engine()
+    events = eng.output_fault(1.0, "recorder", "disk full", Priority.MEDIUM)
+    assert alarms(events) == ["recorder.output_failed"]
+    assert events[0].fields["category"] == "technical"
+    assert eng.output_fault(2.0, "recorder", "still full") == []  # no re-raise
+    events = eng.output_recovered(3.0, "recorder", "writing again")
+    assert alarms(events, CLEARED) == ["recorder.output_failed"]

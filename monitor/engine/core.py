@@ -21,6 +21,9 @@ from monitor.model import Category, Event, EventType, Priority, Reading, Status
 from monitor.spec import ChannelSpec, Condition, EngineSpec
 
 
+OUTPUT_FAILED = "output_failed"
+
+
 @dataclass(frozen=True, slots=True)
 class AlarmView:
     id: str
@@ -199,6 +202,31 @@ class Engine:
             priority=Priority.MEDIUM, latching=False, raised_t=self.now, value=None,
             limit=None, message=f"{Priority.MEDIUM.marker} device {device}: bad data ({detail})"))
         return events
+
+    def output_fault(self, t: float, output: str, message: str,
+                     priority: Priority = Priority.MEDIUM) -> list[Event]:
+        """An output (recorder, event stream, display, MQTT) failed or fell behind.
+
+        Not a patient condition and not recorded as an input: replay of a session reproduces
+        the patient and device alarms, not the state of the outputs that recorded it.
+        """
+        events = self.tick(t)
+        alarm_id = f"{output}.{OUTPUT_FAILED}"
+        existing = self.manager.alarms.get(alarm_id)
+        if existing is not None and existing.active:
+            existing.message = f"{priority.marker} {output}: {message}"
+            return events
+        events += self.manager.raise_alarm(self.now, Alarm(
+            id=alarm_id, channel=output, condition=OUTPUT_FAILED,
+            category=Category.TECHNICAL, priority=priority, latching=False,
+            raised_t=self.now, value=None, limit=None,
+            message=f"{priority.marker} {output}: {message}"))
+        return events
+
+    def output_recovered(self, t: float, output: str, message: str) -> list[Event]:
+        events = self.tick(t)
+        return events + self.manager.clear_condition(
+            self.now, f"{output}.{OUTPUT_FAILED}", None, None, f"{output}: {message}")
 
     # Internals ---------------------------------------------------------------------------
 

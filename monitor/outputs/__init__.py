@@ -1,0 +1,1 @@
+"""Outputs of the daemon (event stream, log, display, MQTT): never on the alarm path."""

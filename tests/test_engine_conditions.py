@@ -250,7 +250,7 @@ def test_alarm_event_has_the_contract_fields() -> None:
 
 
 def test_output_failure_is_a_technical_alarm_that_clears() -> None:
-    eng = engine()
+    eng = Engine(EngineSpec(), t0=0.0)
     events = eng.output_fault(1.0, "recorder", "disk full", Priority.MEDIUM)
     assert alarms(events) == ["recorder.output_failed"]
     assert events[0].fields["category"] == "technical"

@@ -273,6 +273,7 @@ async def test_modbus_registers_through_pymodbus_client(tmp_path: Path) -> None:
             i = trace.index_at(30.05)
             assert [v.temp_c for v in parsed.values[:3]] == pytest.approx(list(trace.values[i]))
             assert parsed.values[3].temp_c == pytest.approx(23.5)
+            assert rr.registers[3:] == [0x7FFF] * 5  # nothing connected: open inputs
             clock.now = 45.0
             rr = await client.read_input_registers(0, count=3, device_id=1)
             assert rr.registers[1] == 0x7FFF

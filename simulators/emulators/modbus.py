@@ -33,8 +33,8 @@ TICK_S = 0.05
 
 
 def registers(scan: Scan) -> list[int]:
-    """Input registers 0..7 as unsigned 16-bit words."""
-    words = [0] * N_INPUTS
+    """Input registers 0..7 as unsigned 16-bit words; inputs with no channel read open."""
+    words = [OPEN_WORD] * N_INPUTS
     for i, (status, value) in enumerate(zip(scan.statuses, scan.values, strict=True)):
         if i >= N_INPUTS:
             break

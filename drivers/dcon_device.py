@@ -63,6 +63,9 @@ class DconSession:
         parts = [f"DCON {name or 'module'} at address {self.addr} on {p.port}"]
         if config is not None:
             parts.append(config.describe())
+            span = dcon.input_span_c(config, name)
+            if span is not None:
+                parts.append(f"type {span[0]} thermocouple, {span[1]:g} to {span[2]:g} °C")
             if config.format_code & 0x03 != 0:
                 raise DeviceLost(
                     f"DCON module {self.addr} reports {config.data_format}, not engineering "

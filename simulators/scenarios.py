@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 import numpy as np
@@ -101,7 +101,6 @@ class Scenario:
     expected: Expectations
     faults: tuple[Fault, ...] = ()
     noise_sd_c: float = 0.07
-    notes: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def channels(self) -> tuple[Channel, ...]:

@@ -257,3 +257,15 @@ def test_output_failure_is_a_technical_alarm_that_clears() -> None:
     assert eng.output_fault(2.0, "recorder", "still full") == []  # no re-raise
     events = eng.output_recovered(3.0, "recorder", "writing again")
     assert alarms(events, CLEARED) == ["recorder.output_failed"]
+
+
+def test_prediction_does_not_chatter_while_hovering_at_the_critical_level() -> None:
+    eng = engine()
+    t = np.arange(0, 400, 0.1)
+    rng = np.random.default_rng(1)
+    fall = 30.0 - t * 5 / 60
+    hover = 10.05 + rng.normal(0, 0.08, t.size)
+    values = np.where(fall > 10.05, fall, hover)
+    events = eng.feed([Reading(float(a), "N1", float(b)) for a, b in zip(t, values,
+                                                                       strict=True)])
+    assert alarms(events).count("N1.predicted_below_critical") == 1

@@ -100,6 +100,7 @@ class ChannelEngine:
             for c, cs in spec.conditions.items()
             if cs.enabled and c.category is Category.PHYSIOLOGICAL]
         self.predict_limit = _predict_limit(spec)
+        self.predict_arm_c = _predict_arm(spec, self.predict_limit)
         self._cold_levels = sorted((c.trip_c for c in _enabled(spec, Kind.LOW)
                                     if c.trip_c is not None), reverse=True)
         self._hot_levels = sorted(c.trip_c for c in _enabled(spec, Kind.HIGH)
@@ -268,7 +269,7 @@ class ChannelEngine:
                     (condition.kind is Kind.LOW and lowest > spec.trip_c)
                     or (condition.kind is Kind.HIGH and highest < spec.trip_c)):
                 continue  # cannot trip in this block and nothing to clear
-            masks = _condition_masks(spec, va, slope, self.predict_limit)
+            masks = _condition_masks(spec, va, slope, self.predict_limit, self.predict_arm_c)
             if masks is None:
                 continue
             if not state.active and state.pending_t is None and not masks.trip.any():
@@ -370,7 +371,8 @@ class _Masks(NamedTuple):
     extra: dict[str, F64]
 
 
-def _condition_masks(spec: ConditionSpec, va: F64, slope: F64, predict_limit: float
+def _condition_masks(spec: ConditionSpec, va: F64, slope: F64, predict_limit: float,
+                     predict_arm_c: float
                      ) -> _Masks | None:
     """Where a temperature condition is met (trip) and where it is clearly over (clear)."""
     kind = spec.condition.kind
@@ -391,7 +393,9 @@ def _condition_masks(spec: ConditionSpec, va: F64, slope: F64, predict_limit: fl
         with np.errstate(divide="ignore", invalid="ignore"):
             ttl = (predict_limit - va) / slope
         falling = finite & (slope < 0) & (va > predict_limit)
-        trip = falling & (ttl <= spec.horizon_s)
+        # Armed only above the critical alarm's clear level, so a reading hovering at the
+        # limit after the critical alarm cannot make the prediction chatter.
+        trip = falling & (ttl <= spec.horizon_s) & (va > predict_arm_c)
         clear = (va <= predict_limit) | (finite & (slope >= 0)) | (falling & (ttl > clear_h))
         return _Masks(trip, clear & ~trip, predict_limit, predict_limit,
                       {"slope_c_per_min": rate, "seconds_to_limit": ttl})
@@ -410,6 +414,13 @@ def _predict_limit(spec: ChannelSpec) -> float:
     if critical is not None and critical.trip_c is not None:
         return critical.trip_c
     return 10.0
+
+
+def _predict_arm(spec: ChannelSpec, limit: float) -> float:
+    critical = spec.conditions.get(Condition.BELOW_CRITICAL)
+    if critical is not None and critical.clear_c is not None and critical.clear_c > limit:
+        return critical.clear_c
+    return limit
 
 
 def _r(x: float | np.floating[Any]) -> float:

@@ -1,0 +1,88 @@
+"""``cryoguard demo``: a whole simulated procedure on this machine, no hardware needed.
+
+An emulated device serves a scenario on a pseudo-terminal; the real serial driver reads it,
+the engine watches it, the display (or the log) shows it, and the session is recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from monitor.commands.session_args import add_session_arguments, start_session
+from monitor.config import Config, parse_config
+from monitor.daemon import SessionClock
+from monitor.devices import device_params
+from monitor.errors import UsageError
+
+DEFAULT_SCENARIO = "demo"
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser(
+        "demo", help="run a simulated procedure end to end (no hardware)",
+        description="Serve a simulated procedure on a pseudo-terminal and monitor it through "
+                    "the real driver, engine, display and recorder. `cryoguard scenarios` "
+                    "lists the scenarios.")
+    parser.add_argument("--scenario", default=DEFAULT_SCENARIO, metavar="NAME",
+                        help=f"scenario to play (default: {DEFAULT_SCENARIO})")
+    parser.add_argument("--speed", type=float, default=1.0, metavar="X",
+                        help="session seconds per wall second (default 1)")
+    parser.add_argument("--duration", type=float, metavar="S",
+                        help="end after S seconds of session time (default: the scenario's "
+                             "length)")
+    parser.add_argument("--protocol", choices=("line", "dcon", "modbus"), default="line",
+                        help="protocol of the emulated device (default line)")
+    parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    parser.add_argument("--rate", type=float, default=10.0, metavar="HZ",
+                        help="scans per second of session time sent by the emulated device "
+                             "(default 10)")
+    add_session_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def demo_config(scenario: Any, protocol: str, link: Path) -> Config:
+    """The config of a demo: one device ``sim`` on the link, the scenario's channels."""
+    device: dict[str, Any] = {"id": "sim", "protocol": protocol, "port": str(link)}
+    channels = [{"id": c.id, "label": c.label, "device": "sim", "index": c.index,
+                 "role": str(c.role)} for c in scenario.channels]
+    return parse_config({"station": {"name": "demo"}, "devices": [device],
+                         "channels": channels}, f"demo scenario {scenario.name}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from simulators.scenarios import SCENARIOS
+
+    scenario = SCENARIOS.get(args.scenario)
+    if scenario is None:
+        raise UsageError(f"--scenario: unknown scenario {args.scenario!r}; "
+                         f"known: {', '.join(SCENARIOS)}")
+    if not (args.speed > 0 and args.speed < float("inf")):
+        raise UsageError(f"--speed: must be a positive number, got {args.speed}")
+    if args.duration is not None and not args.duration > 0:
+        raise UsageError(f"--duration: must be a positive number of seconds, got {args.duration}")
+    if not 0.2 <= args.rate <= 100:
+        raise UsageError(f"--rate: must be between 0.2 and 100 scans per second, got {args.rate}")
+    duration = args.duration if args.duration is not None else scenario.duration_s
+    with tempfile.TemporaryDirectory(prefix="cryoguard-demo-") as tmp:
+        link = Path(tmp) / "ttySIM0"
+        config = demo_config(scenario, args.protocol, link)
+
+        def emulator(clock: SessionClock, ready: asyncio.Event
+                     ) -> Sequence[Callable[[], Any]]:
+            from simulators.emulators import serve
+
+            async def serve_scenario() -> None:
+                await serve(scenario, args.protocol, link, speed=args.speed, seed=args.seed,
+                            rate_hz=args.rate, on_ready=lambda _path: ready.set())
+
+            return [serve_scenario]
+
+        return start_session(
+            args, config, device_params(config), mode="demo", speed=args.speed,
+            duration_s=duration, extra_tasks=emulator,
+            header_extra={"scenario": f"{scenario.name}: {scenario.summary}"})

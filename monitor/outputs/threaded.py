@@ -9,6 +9,7 @@ counted. Every failure or backlog is reported through ``on_fault`` (and recovery
 from __future__ import annotations
 
 import collections
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import IO
@@ -60,10 +61,8 @@ class ThreadedLineWriter:
             self._ready.notify()
         self._thread.join(timeout_s)
         if self._close_stream:
-            try:
+            with contextlib.suppress(OSError):
                 self._stream.close()
-            except OSError:
-                pass
 
     def _run(self) -> None:
         while True:

@@ -35,7 +35,15 @@ from pydantic import (
 from monitor import defaults
 from monitor.errors import ConfigError
 from monitor.model import Priority, Role
-from monitor.spec import ChannelSpec, Condition, ConditionSpec, EngineSpec, Kind, TrendSpec
+from monitor.spec import (
+    ChannelSpec,
+    Condition,
+    ConditionSpec,
+    CycleSpec,
+    EngineSpec,
+    Kind,
+    TrendSpec,
+)
 from monitor.units import (
     UnitError,
     parse_rate_c_per_min,
@@ -399,6 +407,15 @@ class CyclesConfig(_Model):
     active_thaw_above_c: TempC = CYCLE_ACTIVE_THAW_ABOVE_C
     active_thaw_rise_c_per_min: RateCPerMin = CYCLE_ACTIVE_THAW_RISE_C_PER_MIN
 
+    def spec(self) -> CycleSpec:
+        return CycleSpec(
+            detect=self.detect, freeze_s=self.freeze_s, passive_thaw_s=self.passive_thaw_s,
+            second_freeze_s=self.second_freeze_s, active_thaw_s=self.active_thaw_s,
+            freeze_below_c=self.freeze_below_c, freeze_fall_c_per_min=self.freeze_fall_c_per_min,
+            thaw_rise_c_per_min=self.thaw_rise_c_per_min,
+            active_thaw_above_c=self.active_thaw_above_c,
+            active_thaw_rise_c_per_min=self.active_thaw_rise_c_per_min)
+
     @model_validator(mode="after")
     def _signs(self) -> CyclesConfig:
         problems = []
@@ -652,7 +669,8 @@ class Config(_Model):
             unknown_channel_role=self.alarms.unknown_channel_role,
             device_lost_priority=Priority.parse(self.alarms.device_lost_priority),
             role_conditions=MappingProxyType({
-                role: _specs(self.role_values(role)) for role in Role}))
+                role: _specs(self.role_values(role)) for role in Role}),
+            cycles=self.cycles.spec())
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-serialisable copy for the session file; secrets left out, re-parseable."""

@@ -143,6 +143,23 @@ class TrendSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class CycleSpec:
+    """Freeze–thaw cycle detection and protocol timers (``[cycles]``; defaults and sources in
+    ``docs/clinical-defaults.md``, the config layer fills every field)."""
+
+    detect: bool = True
+    freeze_s: float = 600.0  # 10-min freeze (CLINICAL §2)
+    passive_thaw_s: float = 480.0  # 8-min passive thaw (CLINICAL §2)
+    second_freeze_s: float = 600.0  # 10-min second freeze (CLINICAL §2)
+    active_thaw_s: float | None = None  # optional target, none by default
+    freeze_below_c: float = -20.0
+    freeze_fall_c_per_min: float = -20.0
+    thaw_rise_c_per_min: float = 10.0
+    active_thaw_above_c: float = 0.0
+    active_thaw_rise_c_per_min: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
 class EngineSpec:
     channels: tuple[ChannelSpec, ...] = ()
     trend: TrendSpec = field(default_factory=TrendSpec)
@@ -151,6 +168,7 @@ class EngineSpec:
     device_lost_priority: Priority = Priority.HIGH
     role_conditions: Mapping[Role, Mapping[Condition, ConditionSpec]] = field(
         default_factory=dict)
+    cycles: CycleSpec = field(default_factory=CycleSpec)
 
     def channel(self, channel_id: str) -> ChannelSpec | None:
         for spec in self.channels:

@@ -95,6 +95,9 @@ class ChannelEngine:
         self.stale_after_s = stale_spec.after_s if stale_spec and stale_spec.after_s else None
         self.view = ChannelView(spec.id, spec.name, str(spec.role))
         self._status_active = False
+        empty_f = np.empty(0, np.float64)
+        self.accepted: tuple[I64, F64, F64, F64] = (np.empty(0, np.int64), empty_f, empty_f,
+                                                    empty_f)
         self._temperature_specs = [
             (c, cs, c.cold and cs.priority is Priority.HIGH)
             for c, cs in spec.conditions.items()
@@ -128,6 +131,7 @@ class ChannelEngine:
         acc_rows = valid_rows[accepted]
         ta, va = t[acc_rows], v[acc_rows]
         slope = self.trend.extend(ta, va) if ta.size else np.empty(0, np.float64)
+        self.accepted = (rows[acc_rows], ta, va, slope)  # for cycles: block rows, t, v, °C/s
         self._stale_changes(rows, acc_rows, ta, now, changes)
         if ta.size:
             self._temperature_changes(rows[acc_rows], ta, va, slope, changes)

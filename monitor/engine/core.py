@@ -15,11 +15,20 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from monitor.engine.alarms import Alarm, AlarmManager, AudioState
-from monitor.engine.block import F64, ReadingBlock
+from monitor.engine.block import F64, I64, ReadingBlock
 from monitor.engine.channel import PHASE_BEFORE, Change, ChannelEngine, ChannelView
-from monitor.model import Category, Event, EventType, Priority, Reading, Status
+from monitor.engine.cycles import (
+    CYCLE_CHANNEL,
+    TARGET_PRIORITY,
+    CycleChange,
+    CycleSummary,
+    CycleTracker,
+    ProbeSamples,
+    phase_event,
+    target_alarm_id,
+)
+from monitor.model import Category, Event, EventType, Priority, Reading, Role, Status
 from monitor.spec import ChannelSpec, Condition, EngineSpec
-
 
 OUTPUT_FAILED = "output_failed"
 
@@ -48,6 +57,11 @@ class Snapshot:
     alarms: tuple[AlarmView, ...]  # most urgent first, then oldest
     audio: AudioState
     devices: tuple[tuple[str, str], ...]  # (device id, "connected" | "lost")
+    cycle: int = 0  # freeze–thaw cycle number (0 before the first freeze)
+    phase: str = "idle"  # idle | freeze | thaw_passive | thaw_active | done
+    phase_started_t: float | None = None
+    phase_target_s: float | None = None  # protocol target of the phase (None: no timer)
+    phase_source: str = ""  # "probe P1" or "operator"
 
 
 @dataclass(slots=True)
@@ -69,6 +83,7 @@ class Engine:
         self.t0 = t0
         self.now = -math.inf
         self.positions = 0  # inputs seen (readings, ticks, actions)
+        self.cycles = CycleTracker(spec.cycles, lambda i: self.channels[i].spec)
         for channel in spec.channels:
             self._add_channel(channel)
 
@@ -119,16 +134,24 @@ class Engine:
         starts = np.concatenate(([0], cuts))
         ends = np.concatenate((cuts, [n]))
         present: set[int] = set()
+        probes: list[tuple[int, I64, F64, F64, F64]] = []
         for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
             rows = order[lo:hi]
             ch = int(chans[lo])
             present.add(ch)
-            changes.extend(self.channels[ch].process(
+            channel = self.channels[ch]
+            changes.extend(channel.process(
                 rows, block.t[rows], block.temp_c[rows], block.status[rows], now))
+            if channel.spec.role is Role.PROBE and channel.accepted[0].shape[0]:
+                probes.append((ch, *channel.accepted))
         for channel in self.channels:
             if channel.index not in present:
                 changes.extend(channel.idle(now))
-        events = self._apply(changes, now, block)
+        cycle_changes = self.cycles.process(ProbeSamples.merge(probes), now)
+        for ch in present:
+            acc_rows, ta, va, _slope = self.channels[ch].accepted
+            self.cycles.account(ch, acc_rows, ta, va)
+        events = self._apply([*changes, *cycle_changes], now, block)
         self.now = float(now[-1])
         self.positions += n
         return events
@@ -139,9 +162,10 @@ class Engine:
             return []
         self._start(t)
         now = np.array([max(self.now, t)], np.float64)
-        changes: list[Change] = []
+        changes: list[Change | CycleChange] = []
         for channel in self.channels:
             changes.extend(channel.idle(now))
+        changes.extend(self.cycles.process(ProbeSamples.empty(), now))
         events = self._apply(changes, now, None)
         self.now = float(now[0])
         self.positions += 1
@@ -161,6 +185,9 @@ class Engine:
         events = self.tick(t)
         events.append(Event(self.now, EventType.CYCLE_MARK, {
             "mark": mark, "by": by, "message": f"operator mark: {mark} ({by})"}))
+        change = self.cycles.mark(self.now, mark, by)
+        if change is not None:
+            events += self._cycle_events(change)
         return events
 
     def device_lost(self, t: float, device: str, reason: str) -> list[Event]:
@@ -173,11 +200,11 @@ class Engine:
         events.append(Event(t, EventType.DEVICE_LOST, {
             "device": device, "reason": reason, "message": f"device {device} lost: {reason}"}))
         priority = self.spec.device_lost_priority
-        events += self.manager.raise_alarm(t, Alarm(
+        events += self._noted(self.manager.raise_alarm(t, Alarm(
             id=f"{device}.{Condition.DEVICE_LOST}", channel=device,
             condition=str(Condition.DEVICE_LOST), category=Category.TECHNICAL,
             priority=priority, latching=False, raised_t=t, value=None, limit=None,
-            message=f"{priority.marker} device {device} lost: {reason}"))
+            message=f"{priority.marker} device {device} lost: {reason}")))
         return events
 
     def device_connected(self, t: float, device: str, detail: str = "") -> list[Event]:
@@ -196,11 +223,11 @@ class Engine:
         if state.bad:
             return events
         state.bad = True
-        events += self.manager.raise_alarm(self.now, Alarm(
+        events += self._noted(self.manager.raise_alarm(self.now, Alarm(
             id=f"{device}.{Condition.BAD_DATA}", channel=device,
             condition=str(Condition.BAD_DATA), category=Category.TECHNICAL,
             priority=Priority.MEDIUM, latching=False, raised_t=self.now, value=None,
-            limit=None, message=f"{Priority.MEDIUM.marker} device {device}: bad data ({detail})"))
+            limit=None, message=f"{Priority.MEDIUM.marker} device {device}: bad data ({detail})")))
         return events
 
     def output_fault(self, t: float, output: str, message: str,
@@ -237,7 +264,7 @@ class Engine:
                 if channel.view.readings == 0:
                     channel.last_valid_t = t
 
-    def _apply(self, changes: list[Change], now: F64, block: ReadingBlock | None
+    def _apply(self, changes: list[Change | CycleChange], now: F64, block: ReadingBlock | None
                ) -> list[Event]:
         events: list[Event] = []
         until = self.manager.paused_until
@@ -245,14 +272,40 @@ class Engine:
         if until is not None and now[-1] >= until:
             expiry = (int(np.searchsorted(now, until, "left")), PHASE_BEFORE, until)
         changes.extend(self._device_recoveries(block))
-        changes.sort(key=Change.key)
+        changes.sort(key=lambda c: c.key())
         for change in changes:
             if expiry is not None and expiry < (change.row, change.phase, change.t):
                 events += self.manager.expire_pause(expiry[2])
                 expiry = None
-            events += self._change_to_events(change)
+            if isinstance(change, CycleChange):
+                events += self._cycle_events(change)
+            else:
+                events += self._noted(self._change_to_events(change))
         if expiry is not None:
             events += self.manager.expire_pause(expiry[2])
+        return events
+
+    def _cycle_events(self, change: CycleChange) -> list[Event]:
+        """A phase change (event, and the previous phase's reminder clears) or a reminder."""
+        if change.kind == "target":
+            alarm_id = target_alarm_id(change.new_phase)
+            return self._noted(self.manager.raise_alarm(change.t, Alarm(
+                id=alarm_id, channel=CYCLE_CHANNEL, condition=alarm_id.split(".", 1)[1],
+                category=Category.TECHNICAL, priority=TARGET_PRIORITY, latching=False,
+                raised_t=change.t, value=None, limit=None, message=change.fields["message"],
+                extra={"cycle": change.cycle, "phase": change.new_phase.value,
+                       "target_s": change.fields["target_s"]})))
+        events = [phase_event(change)]
+        events += self.manager.clear_condition(
+            change.t, target_alarm_id(change.previous), None, None,
+            f"cycle {change.cycle}: {change.previous.words} ended")
+        self.cycles.applied_label = change.label
+        return events
+
+    def _noted(self, events: list[Event]) -> list[Event]:
+        """Alarms raised count for the cycle running when they were raised."""
+        for event in events:
+            self.cycles.note_alarm(event, self.cycles.applied_label)
         return events
 
     def _change_to_events(self, change: Change) -> list[Event]:
@@ -315,4 +368,11 @@ class Engine:
             alarms=alarms,
             audio=self.manager.audio(),
             devices=tuple((d, "lost" if s.lost else "connected")
-                          for d, s in self._devices.items()))
+                          for d, s in self._devices.items()),
+            cycle=self.cycles.cycle, phase=self.cycles.phase.value,
+            phase_started_t=self.cycles.started_t, phase_target_s=self.cycles.target_s(),
+            phase_source=self.cycles.source)
+
+    def cycles_summary(self) -> list[CycleSummary]:
+        """Per cycle: phases, duration, and per channel minimum, time below levels, alarms."""
+        return self.cycles.summary(self.now if math.isfinite(self.now) else 0.0)

@@ -1,0 +1,134 @@
+"""The one adapter over aiomqtt: settings from URL + config, a client, readable errors.
+
+A fresh ``aiomqtt.Client`` is made for every connection attempt. Re-entering the same client
+after an unexpected disconnect (aiomqtt 2.5.1) skips the wait for the broker's CONNACK, so a
+refused login shows up seconds later as a publish timeout instead of "not authorised", and
+paho re-sends its own unacknowledged messages besides the publisher's queue (duplicates out
+of order). The publisher's queue is the only memory across connections.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
+
+from monitor.config import MqttConfig
+from monitor.errors import UsageError
+from monitor.mqtt.url import MqttUrl, check_station, parse_mqtt_url
+
+KEEPALIVE_S = 5  # the broker sends the will 1.5 keepalives after a hung (not killed) daemon
+TIMEOUT_S = 5.0  # CONNACK and PUBACK waits
+BACKOFF_MIN_S = 0.25
+BACKOFF_MAX_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSettings:
+    url: MqttUrl
+    station: str
+    publish_hz: float = 2.0
+    qos_events: int = 1
+    queue_limit: int = 10_000
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    username: str | None = None
+    password: str | None = None
+    keepalive_s: int = KEEPALIVE_S
+    timeout_s: float = TIMEOUT_S
+    backoff_min_s: float = BACKOFF_MIN_S
+    backoff_max_s: float = BACKOFF_MAX_S
+
+    @classmethod
+    def resolve(cls, url: str | None, config: MqttConfig | None = None, *,
+                station: str | None = None, env: Mapping[str, str] | None = None,
+                require_station: bool = True) -> MqttSettings:
+        """``--mqtt`` URL (else ``[mqtt] url``) plus the ``[mqtt]`` section.
+
+        The station is the URL's path, else ``[mqtt] station``, else ``station`` (the config's
+        ``[station] name``). Credentials: the URL's, else the config's, else the environment.
+        """
+        config = config or MqttConfig()
+        text = url if url is not None else config.url
+        if not text:
+            raise UsageError("no MQTT broker: give --mqtt mqtt[s]://host[:port]/station or "
+                             "set [mqtt] url in the config")
+        parsed = parse_mqtt_url(text)
+        name = parsed.station or config.station or station
+        if name is None:
+            if require_station:
+                raise UsageError(f"no station in {parsed.redacted()}: add it as the path "
+                                 "(mqtt://host/ct-suite-2) or set [station] name")
+            name = ""
+        else:
+            check_station(name)
+        user, password = config.credentials(os.environ if env is None else env)
+        if parsed.username is not None:
+            user, password = parsed.username, parsed.password
+        _check_tls_files(parsed, config)
+        return cls(url=parsed, station=name, publish_hz=config.publish_hz,
+                   qos_events=config.qos_events, queue_limit=config.queue_limit,
+                   ca_file=config.ca_file, cert_file=config.cert_file,
+                   key_file=config.key_file, username=user, password=password)
+
+
+def _check_tls_files(url: MqttUrl, config: MqttConfig) -> None:
+    files = {"ca_file": config.ca_file, "cert_file": config.cert_file,
+             "key_file": config.key_file}
+    given = [key for key, value in files.items() if value]
+    if given and not url.tls:
+        raise UsageError(f"mqtt.{given[0]} is set but the URL {url.redacted()} is not TLS: "
+                         "use mqtts://")
+    if config.key_file and not config.cert_file:
+        raise UsageError("mqtt.key_file is set without mqtt.cert_file")
+    for key, value in files.items():
+        if value and not Path(value).is_file():
+            raise UsageError(f"mqtt.{key}: {value} is not a readable file")
+
+
+def new_identifier(station: str, role: str = "pub") -> str:
+    return f"cryoguard-{role}-{station or 'all'}-{secrets.token_hex(3)}"
+
+
+def make_client(settings: MqttSettings, *, identifier: str,
+                will: aiomqtt.Will | None = None) -> aiomqtt.Client:
+    tls = None
+    if settings.url.tls:
+        tls = aiomqtt.TLSParameters(ca_certs=settings.ca_file, certfile=settings.cert_file,
+                                    keyfile=settings.key_file,
+                                    cert_reqs=ssl.CERT_REQUIRED)
+    return aiomqtt.Client(
+        settings.url.host, settings.url.port, username=settings.username,
+        password=settings.password, identifier=identifier, will=will, tls_params=tls,
+        keepalive=settings.keepalive_s, timeout=settings.timeout_s,
+        max_inflight_messages=PIPELINE, max_queued_incoming_messages=100_000)
+
+
+PIPELINE = 100  # publishes in flight at once: one round trip per batch, not per message
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line a technician can act on, from whatever aiomqtt, paho or ssl raised."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    if isinstance(exc, MqttConnectError):
+        return f"the broker refused the connection: {exc.rc}"
+    if isinstance(exc, aiomqtt.MqttError) and isinstance(exc.__context__, OSError):
+        exc = exc.__context__  # aiomqtt wraps socket and TLS errors with "from None"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate not trusted: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error: {exc.reason or exc}"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is the broker running?)"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    text = str(exc).strip()
+    return text or type(exc).__name__

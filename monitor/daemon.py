@@ -36,6 +36,7 @@ from monitor.session_schema import ChannelInfo, InputKind, default_session_path
 
 TICK_S = 0.1  # staleness and timers are checked ten times a second (engineering choice)
 SNAPSHOT_S = 0.1  # outputs get the latest state at most ten times a second
+STALLED_AFTER_S = 2.0  # a write blocked this long is a stalled output (engineering choice)
 
 
 class SessionClock:
@@ -118,6 +119,7 @@ class Daemon:
         self._events_writer: ThreadedLineWriter | None = None
         self._log_writer: ThreadedLineWriter | None = None
         self.exit_status = 0
+        self.stuck = False  # an output thread could not be stopped (see commands' exit)
         self.event_count = 0
         self.reading_count = 0
         self.quit_reason = ""
@@ -180,7 +182,12 @@ class Daemon:
                 try:
                     output.on_events([record])
                 except Exception as exc:  # an output must never take detection down
-                    self.fault(output.name, f"failed: {exc!r}", Priority.MEDIUM)
+                    self._later_fault(output.name, f"failed: {exc!r}")
+
+    def _later_fault(self, output: str, message: str) -> None:
+        """Report an output's exception after the current dispatch (never re-entrantly)."""
+        if self._loop is not None:
+            self._loop.call_soon(self.fault, output, message, Priority.MEDIUM)
 
     # OutputContext ---------------------------------------------------------------------------
 
@@ -272,6 +279,9 @@ class Daemon:
         while True:
             await asyncio.sleep(TICK_S)
             self._dispatch(self.engine.tick(self.clock()))
+            for writer in (self._events_writer, self._log_writer):
+                if writer is not None:
+                    writer.check_stalled(STALLED_AFTER_S)
             now = time.monotonic()
             if self.outputs and now - last_snapshot >= SNAPSHOT_S:
                 last_snapshot = now
@@ -280,7 +290,7 @@ class Daemon:
                     try:
                         output.on_snapshot(snapshot)
                     except Exception as exc:
-                        self.fault(output.name, f"failed: {exc!r}", Priority.MEDIUM)
+                        self._later_fault(output.name, f"failed: {exc!r}")
 
     async def _timer(self, duration_s: float) -> None:
         while True:
@@ -418,6 +428,8 @@ class Daemon:
         for writer in (self._events_writer, self._log_writer):
             if writer is not None:
                 await asyncio.to_thread(writer.close)
+                if writer.alive:
+                    self.stuck = True  # blocked on a reader that never reads
         if self.recorder is not None:
             stats = self.recorder.stats
             print(f"cryoguard: session saved to {self.recorder.path} "

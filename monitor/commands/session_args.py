@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -74,6 +75,16 @@ def start_session(args: argparse.Namespace, config: Config, devices: Sequence[An
         tasks = extra_tasks(clock, ready) if extra_tasks and ready else ()
         daemon = Daemon(config, devices, options, outputs=outputs, clock=clock,
                         extra_tasks=tasks, ready=ready)
-        return await daemon.run()
+        status = await daemon.run()
+        stuck.append(daemon.stuck)
+        return status
 
-    return asyncio.run(main())
+    stuck: list[bool] = []
+    status = asyncio.run(main())
+    if any(stuck):
+        # The session file is closed; only a write to a reader that never reads is left.
+        # Exiting normally would wait for it for ever while flushing stdout.
+        print("cryoguard: the event stream reader stopped reading; exiting without it",
+              file=sys.stderr, flush=True)
+        os._exit(status)
+    return status

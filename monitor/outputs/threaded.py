@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 from typing import IO
 
@@ -33,6 +34,8 @@ class ThreadedLineWriter:
         self.written = 0
         self._faulted = False
         self._behind = False
+        self._stalled = False
+        self._write_started: float | None = None  # monotonic time of the write in progress
         self._thread = threading.Thread(target=self._run, name=f"cryoguard-{name}", daemon=True)
         self._thread.start()
 
@@ -53,6 +56,20 @@ class ThreadedLineWriter:
     @property
     def pending(self) -> int:
         return len(self._lines)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def check_stalled(self, after_s: float, now: float | None = None) -> None:
+        """Report a write that has not returned for ``after_s`` (a reader that stopped
+        reading): the thread itself cannot, it is blocked. Called from the daemon's ticker."""
+        started = self._write_started
+        now = time.monotonic() if now is None else now
+        if started is not None and now - started >= after_s and not self._stalled:
+            self._stalled = True
+            self._on_fault(f"stalled: a write has not completed for {now - started:.0f} s "
+                           f"(is the reader reading?); {self.pending} lines waiting")
 
     def close(self, timeout_s: float = 2.0) -> None:
         """Write what is queued (for at most ``timeout_s``), then stop the thread."""
@@ -77,16 +94,20 @@ class ThreadedLineWriter:
 
     def _write(self, batch: list[str]) -> None:
         for line in batch:
+            self._write_started = time.monotonic()
             try:
                 self._stream.write(line + "\n")
                 self._stream.flush()
             except (OSError, ValueError) as exc:
+                self._write_started = None
                 self.dropped += 1
                 if not self._faulted:
                     self._faulted = True
                     self._on_fault(f"cannot write: {exc}")
                 continue
+            self._write_started = None
             self.written += 1
-            if self._faulted or (self._behind and len(self._lines) < self._behind_at // 2):
-                self._faulted = self._behind = False
+            if self._faulted or self._stalled or (
+                    self._behind and len(self._lines) < self._behind_at // 2):
+                self._faulted = self._behind = self._stalled = False
                 self._on_recover("writing again")

@@ -10,8 +10,10 @@ a missing broker there is a broken environment, not a reason to pass.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import getpass
+import json
 import os
 import shutil
 import signal
@@ -21,7 +23,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import aiomqtt
 import pytest
 
 READY_TIMEOUT_S = 5.0
@@ -194,3 +198,103 @@ def broker_factory(tmp_path: Path) -> Iterator[BrokerFactory]:
     finally:
         for server in made:
             server.stop(signal.SIGKILL)
+
+
+# A subscriber for assertions ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Received:
+    topic: str
+    payload: bytes
+    retain: bool
+    qos: int
+
+    @property
+    def text(self) -> str:
+        return self.payload.decode("utf-8")
+
+    def json(self) -> Any:
+        return json.loads(self.payload)
+
+
+class Subscriber:
+    """``async with Subscriber(broker, "cryoguard/x/#") as sub: await sub.wait_for(...)``.
+
+    ``persistent=True`` keeps the session on the broker (clean_session false, QoS 1): what is
+    published while this subscriber or the broker is away is delivered when both are back.
+    """
+
+    def __init__(self, server: Broker, *topics: str, identifier: str | None = None,
+                 persistent: bool = False, **client_kwargs: Any) -> None:
+        self.server = server
+        self.topics = topics
+        self.identifier = identifier
+        self.persistent = persistent
+        self.client_kwargs = client_kwargs
+        self.messages: list[Received] = []
+        self._arrived = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._client: aiomqtt.Client | None = None
+
+    async def __aenter__(self) -> Subscriber:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.disconnect()
+
+    async def connect(self) -> None:
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._task = asyncio.create_task(self._run(ready))
+        await asyncio.wait_for(ready, 5)
+
+    async def disconnect(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                await self._task
+            self._task = None
+
+    async def _run(self, ready: asyncio.Future[None]) -> None:
+        client = aiomqtt.Client(self.server.host, self.server.port, identifier=self.identifier,
+                                clean_session=not self.persistent, **self.client_kwargs)
+        try:
+            async with client:
+                for topic in self.topics:
+                    await client.subscribe(topic, qos=1)
+                ready.set_result(None)
+                async for message in client.messages:
+                    payload = message.payload
+                    data = payload if isinstance(payload, bytes) else str(payload).encode()
+                    self.messages.append(Received(str(message.topic), data,
+                                                  bool(message.retain), int(message.qos)))
+                    self._arrived.set()
+        except aiomqtt.MqttError as exc:
+            if not ready.done():
+                ready.set_exception(exc)
+
+    def on(self, topic: str) -> list[Received]:
+        return [m for m in self.messages if m.topic == topic]
+
+    async def wait_for(self, predicate: Callable[[list[Received]], bool],
+                       timeout: float = 5.0) -> list[Received]:
+        """Wait until ``predicate(messages)`` holds; fail with what did arrive."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not predicate(self.messages):
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                seen = [(m.topic, m.payload[:80]) for m in self.messages[-20:]]
+                raise AssertionError(f"timed out after {timeout} s; last messages: {seen}")
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), min(remaining, 0.1))
+        return self.messages
+
+    async def wait_topic(self, topic: str, predicate: Callable[[Received], bool] | None = None,
+                         timeout: float = 5.0) -> Received:
+        def found(messages: list[Received]) -> bool:
+            return any(m.topic == topic and (predicate is None or predicate(m))
+                       for m in messages)
+        await self.wait_for(found, timeout)
+        return next(m for m in reversed(self.messages)
+                    if m.topic == topic and (predicate is None or predicate(m)))

@@ -70,9 +70,10 @@ def parse_mqtt_url(text: str) -> MqttUrl:
         raise MqttUrlError(f"bad MQTT URL {_safe(raw)!r}: no broker host")
     if port == 0:
         raise MqttUrlError(f"bad MQTT URL {_safe(raw)!r}: port 0")
-    if parts.query or parts.fragment:
-        raise MqttUrlError(f"bad MQTT URL {_safe(raw)!r}: no query or fragment allowed, the "
-                           "path is the station name")
+    if "?" in raw or "#" in raw:
+        raise MqttUrlError(f"bad MQTT URL {_safe(raw)!r}: no '?' query or '#' allowed (the "
+                           "path is one station name; percent-encode such characters in a "
+                           "password)")
     path = unquote(parts.path)
     station: str | None = path[1:] if path.startswith("/") else path
     if station == "":

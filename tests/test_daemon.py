@@ -1,0 +1,240 @@
+"""The daemon as a user meets it: commands on stdin, kill -9, stalled and failing outputs,
+a full disk. Real pseudo-terminals, real session files, real child processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.commands.demo import demo_config
+from monitor.daemon import Daemon, DaemonOptions, SessionClock
+from monitor.devices import device_params
+from monitor.engine import Snapshot
+from monitor.session import open_session
+from simulators.scenarios import SCENARIOS
+from tests.daemon_helpers import ENV, cryoguard, events, raised, spawn
+
+
+def _wait_for(predicate: Any, timeout: float = 20.0, step: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(step)
+    raise AssertionError("condition not met in time")
+
+
+def _read_events_until(proc: subprocess.Popen[str], want: Any, timeout: float = 30.0
+                       ) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(json.loads(line))
+        if want(seen[-1]):
+            return seen
+    raise AssertionError(f"not seen; got {[e['type'] for e in seen][-10:]}")
+
+
+@pytest.mark.timeout(60)
+def test_quick_mode_run_takes_operator_commands_on_stdin(tmp_path: Path) -> None:
+    link = tmp_path / "ttyUSB-sim"
+    sim = spawn("simulate", "--scenario", "demo", "--protocol", "line", "--link", str(link),
+                "--speed", "25", env=ENV)
+    try:
+        _wait_for(link.exists)
+        run = spawn("run", "--port", str(link), "--protocol", "line", "--channel", "P1:probe",
+                    "--channel", "N1", "--channel", "N2", "--headless", "--events-out", "-",
+                    "--session", str(tmp_path / "s.cgsession"), stdin=subprocess.PIPE, env=ENV)
+        assert run.stdin is not None
+        try:
+            _read_events_until(run, lambda e: e.get("alarm") == "N1.below_warning"
+                               and e["type"] == "alarm.raised")
+            for command in ("ack N1.below_warning", "pause", "mark freeze", "bogus words"):
+                run.stdin.write(command + "\n")
+            run.stdin.flush()
+            seen = _read_events_until(run, lambda e: e["type"] == "cycle.mark")
+            acked = [e for e in seen if e["type"] == "alarm.acknowledged"]
+            assert [e["alarm"] for e in acked] == ["N1.below_warning"]
+            assert any(e["type"] == "audio.paused" for e in seen)
+            run.stdin.close()  # end of input is not a quit
+            run.stdin = None
+            time.sleep(0.5)
+            assert run.poll() is None
+            run.send_signal(signal.SIGINT)  # Ctrl-C ends cleanly
+            out, err = run.communicate(timeout=20)
+            assert run.returncode == 0, err
+            assert json.loads(out.splitlines()[-1])["type"] == "session.ended"
+            assert "unknown command 'bogus words'" in err
+        finally:
+            if run.poll() is None:
+                run.kill()
+    finally:
+        sim.terminate()
+        sim.wait(10)
+    with open_session(tmp_path / "s.cgsession") as session:
+        assert session.closed_cleanly
+        kinds = [i.kind for i in session.inputs()]
+        assert {"ack", "pause", "mark", "device.connected"} <= set(kinds)
+
+
+@pytest.mark.timeout(60)
+def test_quit_command_and_learned_channels(tmp_path: Path) -> None:
+    link = tmp_path / "tty"
+    sim = spawn("simulate", "--scenario", "demo", "--protocol", "line", "--link", str(link),
+                "--speed", "5", env=ENV)
+    try:
+        _wait_for(link.exists)
+        run = spawn("run", "--port", str(link), "--protocol", "line", "--headless",
+                    "--events-out", "-", "--session", str(tmp_path / "q.cgsession"),
+                    stdin=subprocess.PIPE, env=ENV)
+        assert run.stdin is not None
+        _read_events_until(run, lambda e: e["type"] == "device.connected")
+        time.sleep(1.0)
+        run.stdin.write("quit\n")
+        run.stdin.flush()
+        out, err = run.communicate(timeout=20)
+        assert run.returncode == 0, err
+    finally:
+        sim.terminate()
+        sim.wait(10)
+    with open_session(tmp_path / "q.cgsession") as session:
+        names = set(session.channel_names)
+    assert {"ch0", "ch1", "ch2"} <= names  # quick mode names channels by position
+
+
+@pytest.mark.timeout(60)
+def test_kill_9_leaves_a_session_that_opens_exports_and_replays(tmp_path: Path) -> None:
+    session = tmp_path / "killed.cgsession"
+    proc = spawn("demo", "--headless", "--speed", "10", "--session", str(session), env=ENV)
+    assert proc.stderr is not None
+    _wait_for(session.exists)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # wait until the device is being read
+        if "device.connected" in proc.stderr.readline():
+            break
+    connected = time.monotonic()
+    time.sleep(3.0)
+    elapsed_session_s = (time.monotonic() - connected) * 10
+    proc.kill()
+    proc.wait(10)
+    with open_session(session) as s:
+        cols = s.columns()
+        assert not s.closed_cleanly
+    # everything up to about a second (10 s of session time at 10x) before the kill is there
+    assert cols.t.max() >= elapsed_session_s - 10 - 2
+    export = cryoguard("export", str(session), "--format", "csv", "--out",
+                       str(tmp_path / "k.csv"))
+    assert export.returncode == 0, export.stderr
+    assert len((tmp_path / "k.csv").read_text().splitlines()) == cols.t.shape[0] + 1
+    replay = cryoguard("replay", str(session), "--events-out", "-", "--quiet")
+    assert replay.returncode == 0, replay.stderr
+    assert json.loads(replay.stdout.splitlines()[0])["type"] == "session.started"
+
+
+@pytest.mark.timeout(90)
+def test_stalled_stdout_does_not_stop_recording_or_detection(tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    try:  # fill the pipe: the reader "stopped reading" before the session even began
+        while True:
+            os.write(write_end, b"x" * 65536)
+    except BlockingIOError:
+        pass
+    os.set_blocking(write_end, True)
+    session = tmp_path / "stalled.cgsession"
+    proc = subprocess.run(
+        [*spawn.__globals__["CLI"], "demo", "--headless", "--speed", "40", "--events-out",
+         "-", "--session", str(session)], stdout=write_end, stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL, text=True, timeout=80, env=ENV)
+    os.close(write_end)
+    os.close(read_end)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "events.output_failed" in proc.stderr or "stalled" in proc.stderr
+    with open_session(session) as s:
+        recorded = s.events()
+        assert s.closed_cleanly
+    got = raised(recorded)
+    assert {"N1.below_warning", "N1.below_critical", "events.output_failed"} <= got
+    # and the log on stderr went on meanwhile
+    assert "below critical" in proc.stderr
+
+
+class _Broken:
+    """A display that throws on every call."""
+
+    name = "display"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def on_events(self, records: Any) -> None:
+        self.calls += 1
+        raise RuntimeError("render failed")
+
+    def on_snapshot(self, snapshot: Snapshot) -> None:
+        raise RuntimeError("render failed")
+
+    async def run(self, context: Any) -> None:
+        await asyncio.Event().wait()
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.mark.timeout(60)
+async def test_an_output_that_throws_is_a_technical_alarm_and_nothing_else(
+        tmp_path: Path) -> None:
+    from simulators.emulators import serve
+
+    scenario = SCENARIOS["demo"]
+    link = tmp_path / "tty"
+    config = demo_config(scenario, "line", link)
+    ready = asyncio.Event()
+    speed = 40.0
+    broken = _Broken()
+    options = DaemonOptions(mode="demo", events_out=str(tmp_path / "ev.jsonl"),
+                            session_path=tmp_path / "s.cgsession", speed=speed,
+                            duration_s=scenario.duration_s, stdin_commands=False, log=False)
+
+    async def emulator() -> None:
+        await serve(scenario, "line", link, speed=speed, on_ready=lambda _p: ready.set())
+
+    daemon = Daemon(config, device_params(config), options, outputs=[broken],
+                    clock=SessionClock(speed), extra_tasks=[emulator], ready=ready)
+    assert await daemon.run() == 0
+    got = raised(events(tmp_path / "ev.jsonl"))
+    assert "display.output_failed" in got
+    assert scenario.expected.raised <= got
+    assert broken.calls > 3
+
+
+@pytest.mark.timeout(90)
+def test_full_disk_is_a_technical_alarm_while_alarms_keep_flowing(tmp_path: Path) -> None:
+    def small_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (120_000, 120_000))
+
+    proc = subprocess.run(
+        [*spawn.__globals__["CLI"], "demo", "--headless", "--speed", "40", "--events-out",
+         "-", "--session", str(tmp_path / "full.cgsession")], capture_output=True, text=True,
+        stdin=subprocess.DEVNULL, timeout=80, preexec_fn=small_disk, env=ENV)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    records = [json.loads(x) for x in proc.stdout.splitlines()]
+    fault = next(e for e in records if e.get("alarm") == "recorder.output_failed"
+                 and e["type"] == "alarm.raised")
+    critical = next(e for e in records if e.get("alarm") == "N1.below_critical"
+                    and e["type"] == "alarm.raised")
+    assert fault["t"] < critical["t"]  # the disk filled first; detection went on

@@ -9,6 +9,7 @@ of order). The publisher's queue is the only memory across connections.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import ssl
@@ -97,29 +98,72 @@ def new_identifier(station: str, role: str = "pub") -> str:
     return f"cryoguard-{role}-{station or 'all'}-{secrets.token_hex(3)}"
 
 
+class SocketErrors(logging.Handler):
+    """Keeps paho's last socket-level complaint (a TLS alert, a reset) for the fault message.
+
+    paho reports some failures only as log records: a broker that rejects the client
+    certificate closes the TLS session after the handshake, and aiomqtt then just times out
+    waiting for CONNACK.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.last: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.last = record.getMessage()
+
+    def take(self) -> str | None:
+        last, self.last = self.last, None
+        return last
+
+
+def private_logger(identifier: str) -> tuple[logging.Logger, SocketErrors]:
+    """A logger outside the logging tree: paho's messages never reach stderr (the live display
+    owns the terminal) and become part of the technical alarm's text instead."""
+    logger = logging.Logger(f"cryoguard.mqtt.{identifier}", logging.WARNING)
+    handler = SocketErrors()
+    logger.addHandler(handler)
+    return logger, handler
+
+
 def make_client(settings: MqttSettings, *, identifier: str,
-                will: aiomqtt.Will | None = None) -> aiomqtt.Client:
+                will: aiomqtt.Will | None = None,
+                logger: logging.Logger | None = None) -> aiomqtt.Client:
     tls = None
     if settings.url.tls:
         tls = aiomqtt.TLSParameters(ca_certs=settings.ca_file, certfile=settings.cert_file,
                                     keyfile=settings.key_file,
                                     cert_reqs=ssl.CERT_REQUIRED)
-    return aiomqtt.Client(
+    client = aiomqtt.Client(
         settings.url.host, settings.url.port, username=settings.username,
         password=settings.password, identifier=identifier, will=will, tls_params=tls,
-        keepalive=settings.keepalive_s, timeout=settings.timeout_s,
+        keepalive=settings.keepalive_s, timeout=settings.timeout_s, logger=logger,
         max_inflight_messages=PIPELINE, max_queued_incoming_messages=100_000)
+    client.pending_calls_threshold = 2 * PIPELINE + 10  # a full pipeline is not a warning
+    return client
 
 
 PIPELINE = 100  # publishes in flight at once: one round trip per batch, not per message
 
 
-def describe_error(exc: BaseException) -> str:
+def describe_error(exc: BaseException, socket_error: str | None = None) -> str:
     """One line a technician can act on, from whatever aiomqtt, paho or ssl raised."""
+    text = _describe(exc)
+    if socket_error and socket_error not in text:
+        text += f" ({socket_error})"
+    return text
+
+
+def _describe(exc: BaseException) -> str:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
     if isinstance(exc, MqttConnectError):
         return f"the broker refused the connection: {exc.rc}"
+    if isinstance(exc, aiomqtt.MqttError) and "Disconnected" in str(exc):
+        detail = _describe(exc.__cause__) if exc.__cause__ is not None else ""
+        return "connection lost" + (f": {detail}" if detail and "Unspecified" not in detail
+                                    else "")
     if isinstance(exc, aiomqtt.MqttError) and isinstance(exc.__context__, OSError):
         exc = exc.__context__  # aiomqtt wraps socket and TLS errors with "from None"
     if isinstance(exc, ssl.SSLCertVerificationError):

@@ -28,6 +28,7 @@ from monitor.mqtt.connection import (
     describe_error,
     make_client,
     new_identifier,
+    private_logger,
 )
 from monitor.mqtt.payloads import dumps
 from monitor.mqtt.queue import OutboundQueue
@@ -64,6 +65,7 @@ class MqttPublisher:
         self.on_recover = on_recover
         self.identifier = identifier or new_identifier(settings.station)
         self.stats = PublisherStats()
+        self._logger, self._socket_errors = private_logger(self.identifier)
         self.connected = False
         self.last_error: str | None = None
         self._retained: dict[str, bytes] = {}  # topic -> latest payload not yet confirmed
@@ -130,9 +132,11 @@ class MqttPublisher:
         delay = self.settings.backoff_min_s
         will = aiomqtt.Will(self.topics.status, OFFLINE.encode(), qos=1, retain=True)
         while True:
-            client = make_client(self.settings, identifier=self.identifier, will=will)
+            client = make_client(self.settings, identifier=self.identifier, will=will,
+                                 logger=self._logger)
             try:
                 async with client:
+                    self._socket_errors.take()
                     self._connected_now()
                     delay = self.settings.backoff_min_s
                     await self._session(client)
@@ -223,7 +227,7 @@ class MqttPublisher:
     def _lost(self, exc: BaseException) -> None:
         self.connected = False
         self.stats.failures += 1
-        self.last_error = describe_error(exc)
+        self.last_error = describe_error(exc, self._socket_errors.take())
         self._faulted = True
         self.on_fault(f"broker {self.settings.url.redacted()} unreachable: {self.last_error}; "
                       f"{self._waiting_text()}")

@@ -135,11 +135,11 @@ async def test_client_certificate_when_the_broker_requires_one(broker_factory: B
     config = MqttConfig(ca_file=str(pki.ca), cert_file=str(pki.client_cert),
                         key_file=str(pki.client_key))
     output = MqttOutput(None, settings=tls_settings(server.url("room-cert"), config))
-    async with tls_subscriber(server, pki, topics.status) as sub:
-        async with Running(output, FakeContext()) as running:
-            await until(lambda: output.publisher.connected)
-            await sub.wait_topic(topics.status, lambda m: m.text == "online")
-            assert running.context.faults == []
+    async with tls_subscriber(server, pki, topics.status) as sub, \
+            Running(output, FakeContext()) as running:
+        await until(lambda: output.publisher.connected)
+        await sub.wait_topic(topics.status, lambda m: m.text == "online")
+        assert running.context.faults == []
 
 
 async def test_plain_mqtt_to_a_tls_listener_is_a_fault(broker_factory: BrokerFactory,  # noqa: F811

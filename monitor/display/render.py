@@ -14,8 +14,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rich.cells import cell_len, set_cell_size
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from monitor.display.sparkline import Levels, Point, levels_for, sparkline
@@ -336,9 +336,18 @@ def _channels(snapshot: Snapshot, header: Mapping[str, Any], width: int, room: i
     return _grid(snapshot, header, width, room, style)
 
 
+def _fit(text: str, width: int, right: bool = False) -> str:
+    """``text`` in exactly ``width`` cells: cut with an ellipsis, padded left or right."""
+    if cell_len(text) > width:
+        text = set_cell_size(text, max(0, width - 1)) + "…" if width > 0 else ""
+    return set_cell_size(text, width) if not right else " " * (width - cell_len(text)) + text
+
+
 def _table(snapshot: Snapshot, header: Mapping[str, Any], width: int,
            history: Mapping[str, Sequence[Point]], span_s: float, style: _Style, big: bool
-           ) -> Table:
+           ) -> Group:
+    """One row per channel (two with block digits), built line by line: a rich Table costs
+    several times more per frame and this layout needs none of its measuring."""
     worst = _worst_alarms(snapshot)
     values = [reading_text(c) for c in snapshot.channels]
     if big:
@@ -347,49 +356,57 @@ def _table(snapshot: Snapshot, header: Mapping[str, Any], width: int,
         value_w = max([8] + [len(v) + (0 if w else 3) for v, w in values])
     longest = max(len(_label(c)) for c in snapshot.channels)
     label_w = min(22 if width >= 100 else 16, max(8, longest))
-    fixed = label_w + 7 + value_w + 7 + 9 + 6 + 6  # columns and one space between each
-    spark_w = width - fixed
+    widths = (label_w, 7, value_w, 7, 9, 6)
+    spark_w = width - sum(widths) - len(widths)  # one space between columns
     show_spark = spark_w >= _MIN_SPARK
-    table = Table(box=None, padding=(0, 1), show_header=True, header_style="dim",
-                  show_edge=False, expand=False, pad_edge=False, collapse_padding=True)
-    table.add_column("channel", width=label_w, no_wrap=True, overflow="ellipsis")
-    table.add_column("role", width=7, no_wrap=True, overflow="ellipsis")
-    table.add_column("°C", width=value_w, no_wrap=True, justify="right")
-    table.add_column("°C/min", width=7, no_wrap=True, justify="right")
-    table.add_column("to limit", width=9, no_wrap=True, justify="right")
-    table.add_column("min", width=6, no_wrap=True, justify="right")
+    titles = ("channel", "role", "°C", "°C/min", "to limit", "min")
+    head = " ".join(_fit(t, w, right=i >= 2) for i, (t, w) in enumerate(zip(titles, widths,
+                                                                           strict=True)))
     if show_spark:
-        table.add_column(f"last {clock(span_s)}", width=spark_w, no_wrap=True,
-                         overflow="crop")
+        head += " " + _fit(f"last {clock(span_s)}", spark_w)
+    lines: list[Text] = [Text(head, style="dim", no_wrap=True, overflow="crop")]
+    blank_left = " " * (label_w + 1 + 7 + 1)
     for channel, (value, word) in zip(snapshot.channels, values, strict=True):
         levels = levels_for(channel.id, channel.role, header)
         alarm = worst.get(channel.id)
         vstyle = _value_style(channel, word, alarm, levels, style)
-        if big and not word:
-            top, bottom = _big(value)
-            cell = Text(f"{top}\n{bottom}", style=vstyle, justify="right", no_wrap=True)
-        elif big:
-            cell = Text(f"{value}\n", style=vstyle, justify="right", no_wrap=True)
-        else:
-            cell = Text(value if word else f"{value} °C", style=vstyle, justify="right")
-        label = Text(_label(channel), style="bold" if alarm is None else
-                     style.priority(alarm.priority, False) or "bold")
+        line = Text(no_wrap=True, overflow="crop")
+        label = _label(channel)
         if alarm is not None and style.mono:
-            label = Text(f"{alarm.priority.marker}{_label(channel)}", style="bold")
+            label = alarm.priority.marker + label
+        line.append(_fit(label, label_w),
+                    style="bold" if alarm is None or style.mono
+                    else style.priority(alarm.priority, False))
+        line.append(" ")
+        line.append(_fit(channel.role, 7), style="dim")
+        line.append(" ")
+        second = ""
+        if big and not word:
+            top, second = _big(value)
+            line.append(_fit(top, value_w, right=True), style=vstyle)
+            second = _fit(second, value_w, right=True)
+        else:
+            line.append(_fit(value if word else f"{value} °C", value_w, right=True),
+                        style=vstyle)
         low = f"{channel.min_c:.1f}" if channel.min_c is not None else "—"
-        row: list[RenderableType] = [label, Text(channel.role, style="dim"), cell,
-                                     Text(trend_text(channel)), Text(limit_text(channel)),
-                                     Text(low)]
+        line.append(" " + _fit(trend_text(channel), 7, right=True))
+        line.append(" " + _fit(limit_text(channel), 9, right=True))
+        line.append(" " + _fit(low, 6, right=True))
         if show_spark:
             legend = levels.legend()
             room = spark_w - len(legend) - 1 if legend and spark_w >= 20 else spark_w
-            spark = sparkline(history.get(channel.id, ()), width=room, span_s=span_s,
-                              now=snapshot.t, levels=levels, monochrome=style.mono)
+            line.append(" ")
+            line.append_text(sparkline(history.get(channel.id, ()), width=room,
+                                       span_s=span_s, now=snapshot.t, levels=levels,
+                                       monochrome=style.mono))
             if room < spark_w:
-                spark.append(" " + legend, style="dim")
-            row.append(spark)
-        table.add_row(*row)
-    return table
+                line.append(" " + legend, style="dim")
+        lines.append(line)
+        if big:
+            below = Text(blank_left, no_wrap=True, overflow="crop")
+            below.append(second or " " * value_w, style=vstyle if second else "")
+            lines.append(below)
+    return Group(*lines)
 
 
 def _label(channel: ChannelView) -> str:

@@ -145,13 +145,22 @@ def sparkline(points: Sequence[Point], *, width: int, span_s: float, now: float,
         lo, hi = mid - 1.0, mid + 1.0
     styles = (("", "bold", "bold reverse") if monochrome
               else ("green", "bold yellow", "bold red"))
+    run: list[str] = []
+    run_zone = -1
+    top = len(BLOCKS) - 1
     for value in cells:
         if value is None:
-            text.append(GAP)
-            continue
-        index = round((value - lo) / (hi - lo) * (len(BLOCKS) - 1))
-        index = min(len(BLOCKS) - 1, max(0, index))
-        text.append(BLOCKS[index], style=styles[levels.zone(value)])
+            glyph, zone = GAP, -1
+        else:
+            glyph = BLOCKS[min(top, max(0, round((value - lo) / (hi - lo) * top)))]
+            zone = levels.zone(value)
+        if zone != run_zone and run:  # one span per run of a zone: cheaper to draw
+            text.append("".join(run), style=styles[run_zone] if run_zone >= 0 else "")
+            run = []
+        run.append(glyph)
+        run_zone = zone
+    if run:
+        text.append("".join(run), style=styles[run_zone] if run_zone >= 0 else "")
     return text
 
 

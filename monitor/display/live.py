@@ -1,0 +1,292 @@
+"""The live display output: a rich ``Live`` screen drawn from the latest snapshot, keys, bell.
+
+Never on the alarm path: :meth:`LiveDisplay.on_snapshot` only keeps a reference and wakes the
+frame task; building the frame and writing it to the terminal happen in one worker thread, so a
+slow terminal or a heavy frame cannot delay detection. Frames follow snapshots (drawn just after
+a scan, when the next one is furthest away), at most ``refresh_hz`` per second, and are skipped
+when nothing visible changed. A frame that fails is reported as the technical alarm
+``display.output_failed`` and the display keeps trying; it never stops the daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+
+from monitor.config import DisplayConfig
+from monitor.defaults import CYCLE_FREEZE_S, CYCLE_PASSIVE_THAW_S
+from monitor.display.bell import PULSE_SPACING_S, BellScheduler
+from monitor.display.keys import Action, cbreak, decode_keys
+from monitor.display.render import blink_phases, render_dashboard
+from monitor.display.sparkline import History
+from monitor.engine import Snapshot
+from monitor.model import Priority
+from monitor.outputs.base import OutputContext
+
+NAME = "display"
+PHASE_TARGETS_S: Mapping[str, float] = {
+    "freeze": CYCLE_FREEZE_S, "thaw_passive": CYCLE_PASSIVE_THAW_S}
+RETRY_AFTER_FAULT_S = 1.0
+PULSE_JITTER_S = 0.02  # frames wake on a timer; a pulse this early is on time
+
+
+def make_console(config: DisplayConfig) -> Console:
+    """A console for the terminal, honouring ``colour`` (``auto`` also honours ``NO_COLOR``)."""
+    if config.colour == "never":
+        return Console(no_color=True, highlight=False)
+    if config.colour == "always":
+        return Console(force_terminal=True, color_system="standard", highlight=False)
+    return Console(highlight=False)
+
+
+class LiveDisplay:
+    """The bedside screen: an :class:`~monitor.outputs.base.Output` for the daemon."""
+
+    name = NAME
+
+    def __init__(self, config: DisplayConfig, console: Console | None = None, *,
+                 stdin_fd: int | None = None, clock: Callable[[], float] = time.monotonic,
+                 screen: bool = True) -> None:
+        self.config = config
+        self.console = console if console is not None else make_console(config)
+        self.stdin_fd = stdin_fd if stdin_fd is not None else _stdin_fd()
+        self.clock = clock
+        self.screen = screen
+        self.bell = BellScheduler(config.bell)
+        self.history = History(config.sparkline_s)
+        self.frame_times_ms: list[float] = []  # the last frames' cost, for the curious
+        self.quit_prompt = False
+        self._latest: Snapshot | None = None
+        self._phase: dict[str, Any] = {}
+        self._wake = asyncio.Event()
+        self._context: OutputContext | None = None
+        self._live: Live | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._last_key: tuple[Any, ...] | None = None
+        self._last_frame_t = -math.inf
+        self._pulses_left = 0
+        self._next_pulse_t = -math.inf
+        self._faulted = False
+        self._closed = False
+        self._key_pressed = False
+
+    # Output protocol: called on the daemon's path, must return at once ----------------------
+
+    def on_snapshot(self, snapshot: Snapshot) -> None:
+        self._latest = snapshot
+        self._wake.set()
+
+    def on_events(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Only the cycle phase is taken from events (the snapshot carries everything else)."""
+        for record in records:
+            if record.get("type") == "cycle.phase":
+                phase = str(record.get("phase", ""))
+                self._phase = {"phase": phase, "cycle": record.get("cycle"),
+                               "start_t": float(record.get("t", 0.0))}
+
+    async def run(self, context: OutputContext) -> None:
+        self._context = context
+        loop = asyncio.get_running_loop()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="display")
+        period = 1.0 / self.config.refresh_hz
+        fd = self.stdin_fd
+        with cbreak(fd) if fd is not None else contextlib.nullcontext(False):
+            reading = False
+            try:
+                await loop.run_in_executor(self._executor, self._start)
+                if fd is not None:
+                    loop.add_reader(fd, self._on_stdin)
+                    reading = True
+                while not self._closed:
+                    # asyncio.timeout, not wait_for: wait_for can swallow a cancel that
+                    # arrives as the event is set (a key press that quits does both).
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(period):
+                            await self._wake.wait()
+                    self._wake.clear()
+                    now = self.clock()
+                    if now - self._last_frame_t < period * 0.9 and not self._urgent():
+                        continue
+                    await self._frame(loop, now)
+            finally:
+                if reading and fd is not None:
+                    loop.remove_reader(fd)
+                await self._stop(loop)
+
+    async def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        await self._stop(asyncio.get_running_loop())
+
+    # Frames ------------------------------------------------------------------------------
+
+    def _urgent(self) -> bool:
+        """A key was pressed: show its effect (the quit question) without waiting."""
+        pressed, self._key_pressed = self._key_pressed, False
+        return pressed
+
+    async def _frame(self, loop: asyncio.AbstractEventLoop, now: float) -> None:
+        snapshot = self._latest
+        if snapshot is None:
+            return
+        if self._faulted and now - self._last_frame_t < RETRY_AFTER_FAULT_S:
+            return
+        fast, slow = blink_phases(now)
+        countdown = snapshot.audio.paused_until
+        key = (id(snapshot), fast, slow, self.quit_prompt, self.console.size,
+               None if countdown is None else math.ceil(countdown - snapshot.t))
+        ring = self._bell_step(now, snapshot.audio.sounding)
+        if key == self._last_key and not ring:
+            return
+        draw = key != self._last_key
+        self._last_frame_t = now
+        try:
+            assert self._executor is not None
+            await loop.run_in_executor(self._executor, self._draw, snapshot, fast, slow,
+                                       draw, ring)
+        except Exception as exc:  # the display must never take the daemon down
+            self._last_key = None
+            if not self._faulted and self._context is not None:
+                self._context.fault(NAME, f"frame failed: {type(exc).__name__}: {exc}",
+                                    Priority.MEDIUM)
+            self._faulted = True
+            return
+        self._last_key = key
+        if self._faulted and self._context is not None:
+            self._faulted = False
+            self._context.recovered(NAME, "drawing again")
+
+    def _bell_step(self, now: float, sounding: Priority | None) -> bool:
+        """Whether to ring one pulse now (bursts are spread over frames, not slept through)."""
+        due = self.bell.due(now, sounding)
+        if due:
+            self._pulses_left = due
+            self._next_pulse_t = now
+        if sounding is None:
+            self._pulses_left = 0
+        if self._pulses_left > 0 and now >= self._next_pulse_t - PULSE_JITTER_S:
+            self._pulses_left -= 1
+            self._next_pulse_t = now + PULSE_SPACING_S
+            if self._pulses_left:
+                self._wake.set()  # keep frames coming until the burst is out
+            return True
+        return False
+
+    def header(self, snapshot: Snapshot) -> dict[str, Any]:
+        """The session header plus the current phase with its timer and target."""
+        header: dict[str, Any] = dict(self._context.header) if self._context is not None else {}
+        if self._phase:
+            phase = self._phase["phase"]
+            header["phase"] = phase
+            header["cycle"] = self._phase["cycle"]
+            header["phase_elapsed_s"] = max(0.0, snapshot.t - self._phase["start_t"])
+            targets = header.get("phase_targets")
+            target = (targets.get(phase) if isinstance(targets, Mapping)
+                      else PHASE_TARGETS_S.get(phase))
+            if target is not None:
+                header["phase_target_s"] = target
+        return header
+
+    def render(self, snapshot: Snapshot, fast: bool, slow: bool) -> Any:
+        width, height = self.console.size
+        monochrome = self.console.no_color or self.console.color_system is None
+        return render_dashboard(snapshot, self.header(snapshot), width=width, height=height,
+                                blink_on=fast, blink_slow=slow, history=self.history,
+                                quit_prompt=self.quit_prompt, monochrome=monochrome,
+                                span_s=self.config.sparkline_s)
+
+    # Worker thread -----------------------------------------------------------------------
+
+    def _start(self) -> None:
+        self._live = Live(console=self.console, screen=self.screen, auto_refresh=False,
+                          redirect_stdout=False, redirect_stderr=False, transient=False)
+        self._live.start()
+
+    def _draw(self, snapshot: Snapshot, fast: bool, slow: bool, draw: bool, ring: bool
+              ) -> None:
+        if draw:
+            start = time.perf_counter()
+            self.history.record(snapshot)
+            frame = self.render(snapshot, fast, slow)
+            if self._live is not None:
+                self._live.update(frame, refresh=True)
+            self.frame_times_ms.append((time.perf_counter() - start) * 1000.0)
+            del self.frame_times_ms[:-100]
+        if ring:
+            self.console.file.write("\a")
+            self.console.file.flush()
+
+    async def _stop(self, loop: asyncio.AbstractEventLoop) -> None:
+        live, self._live = self._live, None
+        executor, self._executor = self._executor, None
+        if live is not None:
+            try:
+                if executor is not None:
+                    await loop.run_in_executor(executor, live.stop)
+                else:
+                    live.stop()
+            except Exception:  # the terminal may be gone; restoring is best effort
+                pass
+        if executor is not None:
+            executor.shutdown(wait=False)
+
+    # Keys (event loop thread) ------------------------------------------------------------
+
+    def _on_stdin(self) -> None:
+        assert self.stdin_fd is not None
+        try:
+            data = os.read(self.stdin_fd, 64)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:  # end of input: no more keys, the display goes on
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self.stdin_fd)
+            return
+        self.handle_keys(data)
+
+    def handle_keys(self, data: bytes | str) -> None:
+        """Apply key presses: the same context calls as the headless stdin commands."""
+        result = decode_keys(data, self.quit_prompt)
+        self.quit_prompt = result.quit_prompt
+        context = self._context
+        for action in result.actions:
+            if context is None:
+                break
+            try:
+                _apply(context, action)
+            except Exception as exc:  # a failed action is visible, not fatal
+                context.fault(NAME, f"key action {action.value} failed: {exc}",
+                              Priority.MEDIUM)
+        self._key_pressed = True
+        self._wake.set()
+
+
+def _apply(context: OutputContext, action: Action) -> None:
+    if action is Action.ACK:
+        context.acknowledge(None)
+    elif action is Action.PAUSE:
+        context.pause_audio()
+    elif action is Action.QUIT:
+        context.request_quit()
+    elif action.mark is not None:
+        context.mark(action.mark)
+
+
+def _stdin_fd() -> int | None:
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+    return fd if os.isatty(fd) else None

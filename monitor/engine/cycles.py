@@ -121,8 +121,7 @@ class ProbeSamples(NamedTuple):
 
     @classmethod
     def empty(cls) -> ProbeSamples:
-        return cls(np.empty(0, np.int64), np.empty(0, np.float64), np.empty(0, np.float64),
-                   np.empty(0, np.float64), np.empty(0, np.int32))
+        return _EMPTY
 
     @classmethod
     def merge(cls, parts: list[tuple[int, I64, F64, F64, F64]]) -> ProbeSamples:
@@ -137,6 +136,10 @@ class ProbeSamples(NamedTuple):
         return cls(rows[order], np.concatenate([p[2] for p in parts])[order],
                    np.concatenate([p[3] for p in parts])[order],
                    np.concatenate([p[4] for p in parts])[order], chans[order])
+
+
+_EMPTY = ProbeSamples(np.empty(0, np.int64), np.empty(0, np.float64), np.empty(0, np.float64),
+                      np.empty(0, np.float64), np.empty(0, np.int32))
 
 
 # Records ------------------------------------------------------------------------------------
@@ -234,6 +237,7 @@ class CycleTracker:
         self.fired = False
         self.applied_label = 0  # the cycle of the events handed out so far (alarm accounting)
         self._cycles: list[_Cycle] = []
+        self._by_number: dict[int, _Cycle] = {}  # the newest cycle of each number
         self._segments: list[tuple[int, int]] = [(-1, 0)]
         self._carry: dict[int, _Carry] = {}
         self._levels: dict[int, tuple[float, float, float]] = {}
@@ -351,8 +355,7 @@ class CycleTracker:
         if cycle != self.cycle:
             self._close_cycle(t)
             self._cycles.append(_Cycle(cycle, t))
-        elif not self._cycles and phase.in_cycle:
-            self._cycles.append(_Cycle(cycle, t))
+            self._by_number[cycle] = self._cycles[-1]
         current = self._cycles[-1] if self._cycles else None
         if current is not None and current.number == cycle:
             if current.phases:
@@ -417,6 +420,8 @@ class CycleTracker:
 
     def labels(self, rows: I64) -> NDArray[np.int64]:
         """The cycle each block row belongs to (0 outside a cycle), after :meth:`process`."""
+        if len(self._segments) == 1:
+            return np.full(rows.shape[0], self._segments[0][1], np.int64)
         starts = np.array([r for r, _ in self._segments], np.int64)
         values = np.array([c for _, c in self._segments], np.int64)
         return values[np.searchsorted(starts, rows, "right") - 1]
@@ -424,6 +429,9 @@ class CycleTracker:
     def account(self, channel: int, rows: I64, t: F64, v: F64) -> None:
         """Add a channel's accepted samples of the block to the statistics of their cycles."""
         if t.shape[0] == 0:
+            return
+        if t.shape[0] == 1 and len(self._segments) == 1:
+            self._account_one(channel, float(t[0]), float(v[0]), self._segments[0][1])
             return
         labels = self.labels(rows)
         carry = self._carry.get(channel)
@@ -462,22 +470,46 @@ class CycleTracker:
                 if float(vals[j]) < acc.min_c:
                     acc.min_c, acc.min_t = float(vals[j]), float(times[j])
 
+    def _account_one(self, channel: int, t: float, v: float, label: int) -> None:
+        """The live path (one sample): the same float operations, in the same order, as the
+        vectorised path, so live statistics equal those of a replay bit for bit."""
+        carry = self._carry.get(channel)
+        self._carry[channel] = _Carry(t, v, label)
+        if carry is not None and carry.label:
+            acc = self._acc(carry.label, channel)
+            if acc is not None:
+                dt = t - carry.t
+                if dt > self._hold_s(channel):
+                    dt = 0.0
+                acc.covered_s += dt
+                for j, level in enumerate(self._levels_of(channel)):
+                    if carry.v <= level:
+                        acc.below[j] += dt
+        if label:
+            acc = self._acc(label, channel)
+            if acc is not None:
+                acc.samples += 1
+                if v < acc.min_c:
+                    acc.min_c, acc.min_t = v, t
+
     def note_alarm(self, event: Event, label: int) -> None:
         """Count an alarm raised while cycle ``label`` ran."""
         if label <= 0 or event.type is not EventType.ALARM_RAISED:
             return
-        for cycle in reversed(self._cycles):
-            if cycle.number == label:
-                cycle.alarms.append(AlarmRecord(
-                    event.t, str(event.get("alarm", "")), str(event.get("channel", "")),
-                    str(event.get("priority", "")), str(event.get("message", ""))))
-                return
+        cycle = self._by_number.get(label)
+        if cycle is not None:
+            cycle.alarms.append(AlarmRecord(
+                event.t, str(event.get("alarm", "")), str(event.get("channel", "")),
+                str(event.get("priority", "")), str(event.get("message", ""))))
 
     def _acc(self, label: int, channel: int) -> _ChannelAcc | None:
-        for cycle in reversed(self._cycles):
-            if cycle.number == label:
-                return cycle.channels.setdefault(channel, _ChannelAcc())
-        return None
+        cycle = self._by_number.get(label)
+        if cycle is None:
+            return None
+        acc = cycle.channels.get(channel)
+        if acc is None:
+            acc = cycle.channels[channel] = _ChannelAcc()
+        return acc
 
     def _levels_of(self, channel: int) -> tuple[float, float, float]:
         levels = self._levels.get(channel)

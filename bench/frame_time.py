@@ -24,7 +24,7 @@ from monitor.engine import Engine, Snapshot
 from monitor.model import Reading, Role
 from monitor.spec import ChannelSpec, EngineSpec
 
-SIZES = ((80, 24), (120, 40), (200, 60))
+SIZES = ((80, 24), (120, 40), (200, 60), (200, 110))  # 200x110: 64 rows, not a grid
 
 
 def session(channels: int, seconds: float = 150.0, rate_hz: float = 10.0

@@ -48,7 +48,7 @@ KEYS = (("a", "ack all"), ("p", "pause audio"), ("f", "freeze"), ("t", "thaw"),
         ("v", "active thaw"), ("e", "end"), ("q", "quit"))
 
 # Two-row block digits: about twice the height of a text row, readable from a few metres.
-_BIG: Mapping[str, tuple[str, str]] = {
+BIG_DIGITS: Mapping[str, tuple[str, str]] = {
     "0": ("█▀█", "█▄█"), "1": ("▀█ ", "▄█▄"), "2": ("▀▀█", "█▄▄"), "3": ("▀▀█", "▄▄█"),
     "4": ("█ █", "▀▀█"), "5": ("█▀▀", "▄▄█"), "6": ("█▄▄", "█▄█"), "7": ("▀▀█", "  █"),
     "8": ("█▄█", "█▄█"), "9": ("█▀█", "▀▀█"), "-": ("▄▄ ", "   "), "+": ("▄█▄", " ▀ "),
@@ -313,8 +313,8 @@ def limit_text(channel: ChannelView) -> str:
 
 
 def _big(value: str) -> tuple[str, str]:
-    top = "".join(_BIG.get(c, ("?", "?"))[0] + " " for c in value).rstrip()
-    bottom = "".join(_BIG.get(c, ("?", "?"))[1] + " " for c in value).rstrip()
+    top = "".join(BIG_DIGITS.get(c, ("?", "?"))[0] + " " for c in value).rstrip()
+    bottom = "".join(BIG_DIGITS.get(c, ("?", "?"))[1] + " " for c in value).rstrip()
     return top, bottom
 
 

@@ -348,6 +348,7 @@ def test_cycles_give_identical_events_and_summaries_in_any_blocks(
     split_eng, split = run_procedure(p, sizes, ticks)
     assert key(split) == key(whole)
     assert split_eng.cycles_summary() == whole_eng.cycles_summary()
+    assert split_eng.channels_summary() == whole_eng.channels_summary()
     assert split_eng.snapshot().phase == whole_eng.snapshot().phase
 
 

@@ -20,6 +20,7 @@ from monitor.engine.channel import PHASE_BEFORE, Change, ChannelEngine, ChannelV
 from monitor.engine.cycles import (
     CYCLE_CHANNEL,
     TARGET_PRIORITY,
+    ChannelCycleStats,
     CycleChange,
     CycleSummary,
     CycleTracker,
@@ -84,6 +85,7 @@ class Engine:
         self.now = -math.inf
         self.positions = 0  # inputs seen (readings, ticks, actions)
         self.cycles = CycleTracker(spec.cycles, lambda i: self.channels[i].spec)
+        self._raised: list[tuple[str, str]] = []  # (channel, alarm id) of every alarm raised
         for channel in spec.channels:
             self._add_channel(channel)
 
@@ -303,9 +305,12 @@ class Engine:
         return events
 
     def _noted(self, events: list[Event]) -> list[Event]:
-        """Alarms raised count for the cycle running when they were raised."""
+        """Alarms raised count for the channel and for the cycle running when they were
+        raised."""
         for event in events:
-            self.cycles.note_alarm(event, self.cycles.applied_label)
+            if event.type is EventType.ALARM_RAISED:
+                self._raised.append((str(event.get("channel", "")), str(event.get("alarm", ""))))
+                self.cycles.note_alarm(event, self.cycles.applied_label)
         return events
 
     def _change_to_events(self, change: Change) -> list[Event]:
@@ -372,6 +377,14 @@ class Engine:
             cycle=self.cycles.cycle, phase=self.cycles.phase.value,
             phase_started_t=self.cycles.started_t, phase_target_s=self.cycles.target_s(),
             phase_source=self.cycles.source)
+
+    def channels_summary(self) -> list[ChannelCycleStats]:
+        """Whole session, per channel: accepted samples, minimum, time at or below its levels,
+        and the alarms raised on it (ids, in order)."""
+        raised: dict[str, list[str]] = {}
+        for record in self._raised:
+            raised.setdefault(record[0], []).append(record[1])
+        return self.cycles.session_summary({k: tuple(v) for k, v in raised.items()})
 
     def cycles_summary(self) -> list[CycleSummary]:
         """Per cycle: phases, duration, and per channel minimum, time below levels, alarms."""

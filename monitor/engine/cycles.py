@@ -240,6 +240,7 @@ class CycleTracker:
         self._by_number: dict[int, _Cycle] = {}  # the newest cycle of each number
         self._segments: list[tuple[int, int]] = [(-1, 0)]
         self._carry: dict[int, _Carry] = {}
+        self._session: dict[int, _ChannelAcc] = {}  # whole-session statistics per channel
         self._levels: dict[int, tuple[float, float, float]] = {}
         self._hold: dict[int, float] = {}
 
@@ -427,7 +428,8 @@ class CycleTracker:
         return values[np.searchsorted(starts, rows, "right") - 1]
 
     def account(self, channel: int, rows: I64, t: F64, v: F64) -> None:
-        """Add a channel's accepted samples of the block to the statistics of their cycles."""
+        """Add a channel's accepted samples of the block to the statistics of the session and
+        of their cycles."""
         if t.shape[0] == 0:
             return
         if t.shape[0] == 1 and len(self._segments) == 1:
@@ -435,9 +437,6 @@ class CycleTracker:
             return
         labels = self.labels(rows)
         carry = self._carry.get(channel)
-        if carry is None and not labels.any():
-            self._carry[channel] = _Carry(float(t[-1]), float(v[-1]), int(labels[-1]))
-            return
         if carry is not None:
             t_all = np.concatenate(([carry.t], t))
             v_all = np.concatenate(([carry.v], v))
@@ -445,52 +444,51 @@ class CycleTracker:
         else:
             t_all, v_all, lab_all = t, v, labels
         self._carry[channel] = _Carry(float(t[-1]), float(v[-1]), int(labels[-1]))
-        if not lab_all.any():
-            return
         dt = np.diff(t_all)
         dt[dt > self._hold_s(channel)] = 0.0
         own_v, own_lab = v_all[:-1], lab_all[:-1]
         levels = self._levels_of(channel)
+        _add_samples(self._session_acc(channel), dt, own_v, v, t, levels)
+        if not lab_all.any():
+            return
         for label in np.unique(lab_all).tolist():
-            if label == 0:
-                continue
-            acc = self._acc(int(label), channel)
+            acc = self._acc(int(label), channel) if label else None
             if acc is None:
                 continue
-            sel = own_lab == label
-            if sel.any():
-                acc.covered_s = _add(acc.covered_s, dt[sel])
-                for j, level in enumerate(levels):
-                    acc.below[j] = _add(acc.below[j], dt[sel & (own_v <= level)])
-            mine = labels == label
-            if mine.any():
-                vals, times = v[mine], t[mine]
-                j = int(np.argmin(vals))
-                acc.samples += int(vals.shape[0])
-                if float(vals[j]) < acc.min_c:
-                    acc.min_c, acc.min_t = float(vals[j]), float(times[j])
+            sel, mine = own_lab == label, labels == label
+            _add_samples(acc, dt[sel], own_v[sel], v[mine], t[mine], levels)
 
     def _account_one(self, channel: int, t: float, v: float, label: int) -> None:
         """The live path (one sample): the same float operations, in the same order, as the
         vectorised path, so live statistics equal those of a replay bit for bit."""
         carry = self._carry.get(channel)
         self._carry[channel] = _Carry(t, v, label)
-        if carry is not None and carry.label:
-            acc = self._acc(carry.label, channel)
-            if acc is not None:
-                dt = t - carry.t
-                if dt > self._hold_s(channel):
-                    dt = 0.0
+        session = self._session_acc(channel)
+        if carry is not None:
+            dt = t - carry.t
+            if dt > self._hold_s(channel):
+                dt = 0.0
+            owners = [session]
+            if carry.label and (acc := self._acc(carry.label, channel)) is not None:
+                owners.append(acc)
+            for acc in owners:
                 acc.covered_s += dt
                 for j, level in enumerate(self._levels_of(channel)):
                     if carry.v <= level:
                         acc.below[j] += dt
-        if label:
-            acc = self._acc(label, channel)
-            if acc is not None:
-                acc.samples += 1
-                if v < acc.min_c:
-                    acc.min_c, acc.min_t = v, t
+        holders = [session]
+        if label and (acc := self._acc(label, channel)) is not None:
+            holders.append(acc)
+        for acc in holders:
+            acc.samples += 1
+            if v < acc.min_c:
+                acc.min_c, acc.min_t = v, t
+
+    def _session_acc(self, channel: int) -> _ChannelAcc:
+        acc = self._session.get(channel)
+        if acc is None:
+            acc = self._session[channel] = _ChannelAcc()
+        return acc
 
     def note_alarm(self, event: Event, label: int) -> None:
         """Count an alarm raised while cycle ``label`` ran."""
@@ -534,24 +532,46 @@ class CycleTracker:
 
     # Views --------------------------------------------------------------------------------
 
+    def session_summary(self, alarms: Mapping[str, tuple[str, ...]]) -> list[ChannelCycleStats]:
+        """Whole-session statistics of every channel that had an accepted sample."""
+        return [self._stats(index, acc, alarms.get(self._channel_spec(index).id, ()))
+                for index, acc in sorted(self._session.items())]
+
+    def _stats(self, index: int, acc: _ChannelAcc, alarms: tuple[str, ...]
+               ) -> ChannelCycleStats:
+        spec = self._channel_spec(index)
+        return ChannelCycleStats(
+            spec.id, str(spec.role), acc.samples, acc.min_c if acc.samples else None,
+            acc.min_t, acc.covered_s, tuple(zip(self._levels_of(index), acc.below, strict=True)),
+            alarms)
+
     def summary(self, now: float) -> list[CycleSummary]:
         out = []
         for cycle in self._cycles:
             end = cycle.end_t
             stop = end if end is not None else max(now, cycle.start_t)
             phases = tuple(PhaseRecord(p[0], p[1], p[2], p[3], p[4]) for p in cycle.phases)
-            channels = []
-            for index in sorted(cycle.channels):
-                acc = cycle.channels[index]
-                spec = self._channel_spec(index)
-                raised = tuple(a.alarm for a in cycle.alarms if a.channel == spec.id)
-                channels.append(ChannelCycleStats(
-                    spec.id, str(spec.role), acc.samples,
-                    acc.min_c if acc.samples else None, acc.min_t, acc.covered_s,
-                    tuple(zip(self._levels_of(index), acc.below, strict=True)), raised))
+            channels = [
+                self._stats(index, acc, tuple(a.alarm for a in cycle.alarms
+                                              if a.channel == self._channel_spec(index).id))
+                for index, acc in sorted(cycle.channels.items())]
             out.append(CycleSummary(cycle.number, cycle.start_t, end, stop - cycle.start_t,
                                     phases, tuple(channels), tuple(cycle.alarms)))
         return out
+
+
+def _add_samples(acc: _ChannelAcc, dt: F64, owner_v: F64, v: F64, t: F64,
+                 levels: tuple[float, float, float]) -> None:
+    """Intervals ``dt`` (each owned by the sample whose value is ``owner_v``) and new samples."""
+    if dt.shape[0]:
+        acc.covered_s = _add(acc.covered_s, dt)
+        for j, level in enumerate(levels):
+            acc.below[j] = _add(acc.below[j], dt[owner_v <= level])
+    if v.shape[0]:
+        j = int(np.argmin(v))
+        acc.samples += int(v.shape[0])
+        if float(v[j]) < acc.min_c:
+            acc.min_c, acc.min_t = float(v[j]), float(t[j])
 
 
 def _add(carry: float, values: F64) -> float:

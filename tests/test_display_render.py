@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -262,3 +263,33 @@ def test_history_is_bounded_and_keeps_the_cold_extreme() -> None:
     assert len(series) <= 12
     assert min(v for _, v in series if v is not None) == 25.0
     assert series[0][0] >= 99.9 - 10.0 - 1.0  # the span plus at most one slice
+
+
+@pytest.mark.parametrize("value", ["-140.1", "9.9", "37.0", "-3.5", "111.1", "0.0"])
+def test_block_digits_keep_both_rows_aligned(value: str) -> None:
+    channel = chan("N1", float(value), min_c=-200.0)
+    lines = screen(snap([channel]), width=120, height=30)
+    row = lines.index(row_of(lines, "N1"))
+    top, bottom = lines[row], lines[row + 1]
+    start = len("N1") + 1
+    # Both rows of the number end in the same column, just before the trend column.
+    assert top.index("↓") == len(bottom.rstrip()) + 2
+    assert value not in top[:top.index("↓")]  # shown as block digits, not text
+    assert "█" in top[start:] and "▄" in bottom + top
+
+
+def test_capture_script_shows_the_critical_alarm(tmp_path: Path) -> None:
+    import importlib.util
+    script = Path(__file__).resolve().parent.parent / "scripts" / "capture_display.py"
+    spec = importlib.util.spec_from_file_location("capture_display", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "capture.txt"
+    assert module.main(["--out", str(out)]) == 0
+    lines = out.read_text(encoding="utf-8").splitlines()
+    alarms = [line for line in lines if line.lstrip().startswith("***")]
+    assert alarms and "below critical" in alarms[0]
+    assert any(" ACK " in line for line in lines)  # the earlier warning was acknowledged
+    assert "SOUNDING HIGH" in lines[1]
+    assert all(len(line) <= 100 for line in lines)

@@ -313,9 +313,11 @@ def limit_text(channel: ChannelView) -> str:
 
 
 def _big(value: str) -> tuple[str, str]:
-    top = "".join(BIG_DIGITS.get(c, ("?", "?"))[0] + " " for c in value).rstrip()
-    bottom = "".join(BIG_DIGITS.get(c, ("?", "?"))[1] + " " for c in value).rstrip()
-    return top, bottom
+    """The two rows of ``value`` in block digits, both the same width."""
+    top = " ".join(BIG_DIGITS.get(c, ("?", "?"))[0] for c in value)
+    bottom = " ".join(BIG_DIGITS.get(c, ("?", "?"))[1] for c in value)
+    width = max(len(top.rstrip()), len(bottom.rstrip()))
+    return top[:width].ljust(width), bottom[:width].ljust(width)
 
 
 def _big_width(value: str) -> int:

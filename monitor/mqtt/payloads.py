@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.engine import AlarmView
+from monitor.engine import AlarmView, Snapshot
 from monitor.engine.channel import ChannelView
 from monitor.model import Priority, Status
 
@@ -66,16 +66,26 @@ def alarms_payload(alarms: Iterable[AlarmView]) -> list[dict[str, Any]]:
     return [alarm_payload(a) for a in alarms]
 
 
-def info_payload(station: str, header: Mapping[str, Any],
-                 channels: Sequence[ChannelView]) -> dict[str, Any]:
-    """``info``: labels and roles (static), so remote views can show what the bedside shows."""
-    return {
+def info_payload(station: str, header: Mapping[str, Any], snapshot: Snapshot
+                 ) -> dict[str, Any]:
+    """``info`` (retained): what a remote view needs besides readings and alarms: channel
+    labels and roles, devices, the audio state, and the session header's display keys."""
+    audio = snapshot.audio
+    info: dict[str, Any] = {
         "station": station,
         "mode": header.get("mode"),
         "started": header.get("started"),
         "speed": header.get("speed"),
-        "channels": [{"id": c.id, "label": c.label, "role": c.role} for c in channels],
+        "channels": [{"id": c.id, "label": c.label, "role": c.role}
+                     for c in snapshot.channels],
+        "devices": [list(d) for d in snapshot.devices],
+        "audio": {"paused": audio.paused, "paused_until": _num(audio.paused_until, 3),
+                  "sounding": audio.sounding.label if audio.sounding is not None else None},
     }
+    for key in ("levels", "phase_targets"):
+        if isinstance(header.get(key), Mapping):
+            info[key] = header[key]
+    return info
 
 
 # Decoding (watch) ---------------------------------------------------------------------------
@@ -167,17 +177,17 @@ def decode_alarms(payload: bytes) -> list[RemoteAlarm] | None:
     return [a for a in alarms if a is not None]
 
 
-def decode_info(payload: bytes) -> dict[str, tuple[str, str]] | None:
-    """Channel id → (label, role), or ``None`` for a malformed payload."""
+def decode_info(payload: bytes) -> tuple[dict[str, tuple[str, str]], dict[str, Any]] | None:
+    """Channel id → (label, role), and the whole object; ``None`` for a malformed payload."""
     data = _loads(payload)
     if not isinstance(data, dict) or not isinstance(data.get("channels"), list):
         return None
-    result: dict[str, tuple[str, str]] = {}
+    labels: dict[str, tuple[str, str]] = {}
     for item in data["channels"]:
         if isinstance(item, dict) and isinstance(item.get("id"), str):
-            result[item["id"]] = (str(item.get("label") or item["id"]),
+            labels[item["id"]] = (str(item.get("label") or item["id"]),
                                   str(item.get("role") or "other"))
-    return result
+    return labels, data
 
 
 def decode_event(payload: bytes) -> dict[str, Any] | None:

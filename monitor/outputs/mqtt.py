@@ -37,7 +37,7 @@ class MqttOutput:
         self.publisher = MqttPublisher(self.settings)
         self._snapshot: Snapshot | None = None
         self._alarms: tuple[AlarmView, ...] | None = None
-        self._channel_ids: tuple[str, ...] | None = None
+        self._info_key: tuple[Any, ...] | None = None
         self._header: Mapping[str, Any] = {}
 
     @property
@@ -56,12 +56,12 @@ class MqttOutput:
             self._alarms = snapshot.alarms
             self.publisher.set_retained(self.publisher.topics.alarms,
                                         dumps(alarms_payload(snapshot.alarms)))
-        ids = tuple(c.id for c in snapshot.channels)
-        if ids != self._channel_ids:
-            self._channel_ids = ids
+        key = (tuple(c.id for c in snapshot.channels), snapshot.devices, snapshot.audio)
+        if key != self._info_key:
+            self._info_key = key
             self.publisher.set_retained(
                 self.publisher.topics.info,
-                dumps(info_payload(self.station, self._header, snapshot.channels)))
+                dumps(info_payload(self.station, self._header, snapshot)))
 
     # Background ----------------------------------------------------------------------------
 
@@ -69,7 +69,7 @@ class MqttOutput:
         self.publisher.on_fault = lambda m: context.fault(self.name, m, Priority.LOW)
         self.publisher.on_recover = lambda m: context.recovered(self.name, m)
         self._header = dict(context.header)
-        self._channel_ids = None  # (re)send ``info`` with the header
+        self._info_key = None  # (re)send ``info`` with the header
         self.on_snapshot(context.snapshot())
         self.publisher.start()
         period = 1.0 / self.settings.publish_hz

@@ -28,7 +28,7 @@ from monitor.mqtt.payloads import alarms_payload, channel_payload, dumps
 from monitor.mqtt.subscriber import follow
 from monitor.mqtt.topics import Topics
 from monitor.mqtt.watch_state import Presence, WatchState
-from tests.mqtt_broker import Broker, broker  # noqa: F401  (fixture)
+from tests.mqtt_broker import Broker, Subscriber, broker  # noqa: F401  (fixture)
 from tests.test_mqtt_publisher import alarm, channel
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -313,3 +313,51 @@ async def _until(predicate: Any, timeout: float = 5.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached in time"
         await asyncio.sleep(0.02)
+
+
+# End to end: two simulated rooms, one watch (the recipe in docs/mqtt.md) ------------------------
+
+async def test_two_rooms_one_watch_end_to_end(broker: Broker, tmp_path: Path) -> None:  # noqa: F811
+    """``cryoguard demo --mqtt`` in two rooms: the MQTT event topic carries exactly the event
+    stream, the watch shows each room's alarms, a clean end is OFFLINE (session ended) and a
+    daemon killed with SIGKILL is OFFLINE by its will message."""
+    events_a = tmp_path / "a.jsonl"
+    async with Subscriber(broker, Topics("room-a").event, Topics("room-b").status) as sub:
+        watch = await asyncio.create_subprocess_exec(
+            *CRYOGUARD, "watch", "--mqtt", broker.url(""), "--headless", cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+
+        def demo(room: str, *extra: str) -> Any:
+            return asyncio.create_subprocess_exec(
+                *CRYOGUARD, "demo", "--headless", "--mqtt", broker.url(room), "--speed", "60",
+                "--session", str(tmp_path / f"{room}.db"), *extra, cwd=ROOT,
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE)
+
+        room_a = await demo("room-a", "--duration", "240", "--events-out", str(events_a))
+        room_b = await demo("room-b", "--scenario", "breach", "--duration", "600")
+        try:
+            await sub.wait_topic(Topics("room-b").status, lambda m: m.text == "online",
+                                 timeout=15)
+            assert await asyncio.wait_for(room_a.wait(), 30) == 0
+            room_b.send_signal(signal.SIGKILL)
+            await room_b.wait()
+            await sub.wait_topic(Topics("room-b").status, lambda m: m.text == "offline")
+            lines: list[str] = []
+            assert watch.stdout is not None
+            while not {"room-a OFFLINE (session ended)",
+                       "room-b OFFLINE (station disconnected (will message))"} <= set(lines):
+                raw = await asyncio.wait_for(watch.stdout.readline(), 10)
+                assert raw, f"watch ended early: {lines}"
+                lines.append(raw.decode().rstrip("\n"))
+        finally:
+            for process in (room_a, room_b, watch):
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+    stream = [json.loads(line) for line in events_a.read_text().splitlines()]
+    published = [m.json() for m in sub.on(Topics("room-a").event)]
+    assert published == stream  # every event, in order, as on the event stream
+    assert any(r["type"] == "alarm.raised" and r["priority"] == "high" for r in stream)
+    assert any(line.startswith("room-a ONLINE *** N1.below_critical") for line in lines)
+    assert any(line.startswith("room-b ONLINE") for line in lines)

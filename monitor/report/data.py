@@ -164,9 +164,10 @@ def alarm_log(events: list[Event]) -> list[AlarmLogRow]:
             rows.append(row)
             open_rows[alarm] = row
             continue
-        row = open_rows.get(alarm)
-        if row is None:
+        found = open_rows.get(alarm)
+        if found is None:
             continue
+        row = found
         if e.type is EventType.ALARM_ACKNOWLEDGED and "acknowledged_t" not in row:
             row["acknowledged_t"] = e.t
             row["acknowledged_by"] = str(e.get("by", ""))

@@ -87,9 +87,18 @@ def parse_csv(text: str) -> CsvData:
 
 def _body_text(lines: list[str], start: int) -> list[str] | None:
     body = lines[start:]
-    if any(('"' in line) or not line or line.startswith("#") for line in body):
+    joined = "\n".join(body)
+    if '"' in joined or "\n\n" in joined or "\n#" in joined or (body and (
+            not body[0] or body[0].startswith("#") or not body[-1])):
         return None
     return body
+
+
+def _codes(cells: list[str], table: dict[str, int]) -> I32:
+    """Integer codes of string cells in order of first appearance (C-speed mapping)."""
+    for name in dict.fromkeys(cells):
+        table.setdefault(name, len(table))
+    return np.fromiter(map(table.__getitem__, cells), np.int32, len(cells))
 
 
 def _fast_long(lines: list[str], start: int, width: int, status_at: int | None
@@ -106,23 +115,27 @@ def _fast_long(lines: list[str], start: int, width: int, status_at: int | None
         t = np.array(parts[0::width], np.float64)
     except ValueError:
         return None
-    names = [p.strip() for p in parts[1::width]]
-    temps = [p or "nan" for p in parts[2::width]]
+    names = parts[1::width]
+    if any(n != n.strip() or not n for n in dict.fromkeys(names)):
+        return None  # spaces or empty ids: the careful path names the rows
+    temps = parts[2::width]
+    if "" in temps:
+        temps = [p or "nan" for p in temps]
     try:
         temp = np.array(temps, np.float64)
-        status_names = ([p.strip().upper() for p in parts[status_at::width]]
-                        if status_at is not None else None)
-        status = (np.fromiter((_STATUS_NAMES[s] for s in status_names), np.int8,
-                              len(status_names)) if status_names is not None
-                  else np.zeros(len(body), np.int8))
+        if status_at is not None:
+            cells = parts[status_at::width]
+            lookup = {c: _STATUS_NAMES[c.strip().upper()] for c in dict.fromkeys(cells)}
+            status = np.fromiter(map(lookup.__getitem__, cells), np.int8, len(cells))
+        else:
+            status = np.zeros(len(body), np.int8)
     except (ValueError, KeyError):
         return None
     ok = status == Status.OK
-    if not np.isfinite(t).all() or not np.isfinite(temp[ok]).all() or "" in names:
+    if not np.isfinite(t).all() or not np.isfinite(temp[ok]).all():
         return None
     channels: dict[str, int] = {}
-    codes = np.fromiter((channels.setdefault(n, len(channels)) for n in names), np.int32,
-                        len(names))
+    codes = _codes(names, channels)
     temp[~ok] = np.nan
     return CsvData("long", list(channels), t, codes, temp, status)
 

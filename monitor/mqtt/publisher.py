@@ -107,7 +107,8 @@ class MqttPublisher:
 
     async def close(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
         """Send what is queued and ``offline`` (retained), then disconnect: at most
-        ``timeout_s``. If the broker is away, one quick attempt is made."""
+        ``timeout_s``. If the broker is away, stop at once: it published the will when the
+        connection went (or there never was one)."""
         # Stop draining a backlog in time to say ``offline`` before the deadline.
         self._drain_until = asyncio.get_running_loop().time() + max(0.0, timeout_s - OFFLINE_S)
         self._closing.set()
@@ -115,6 +116,8 @@ class MqttPublisher:
         task = self._task
         if task is None:
             return
+        if not self.connected:
+            task.cancel()
         try:
             await asyncio.wait_for(asyncio.shield(task), timeout_s)
         except TimeoutError:

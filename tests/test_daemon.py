@@ -105,7 +105,7 @@ def test_quit_command_and_learned_channels(tmp_path: Path) -> None:
         time.sleep(1.0)
         run.stdin.write("quit\n")
         run.stdin.flush()
-        out, err = run.communicate(timeout=20)
+        _out, err = run.communicate(timeout=20)
         assert run.returncode == 0, err
     finally:
         sim.terminate()

@@ -31,6 +31,7 @@ LEVEL_STYLES = {"below_warning": ("#d4a017", "--", "warning"),
 PRIORITY_MARKERS = {"high": ("v", "#c0392b"), "medium": ("v", "#d4a017"),
                     "low": ("v", "#2e86c1")}
 PATIENT_ROLES = ("nerve", "skin")
+LABELLED_LINES = 6  # more lines than this: the legend names channels by id only
 
 
 def envelope(t: NDArray[np.float64], v: NDArray[np.float64], buckets: int = ENVELOPE_BUCKETS
@@ -59,6 +60,9 @@ def _min(t: float) -> float:
 def _shade(ax: Axes, data: ReportData, t_lo: float, t_hi: float) -> None:
     seen: set[str] = set()
     for cycle in data.cycles:
+        cycle_end = cycle.end_t if cycle.end_t is not None else data.t_end
+        if cycle_end < t_lo or cycle.start_t > t_hi:
+            continue  # drawn outside the axes it would squeeze the plot
         for phase in cycle.phases:
             end = phase.end_t if phase.end_t is not None else data.t_end
             if end < t_lo or phase.start_t > t_hi:
@@ -70,9 +74,10 @@ def _shade(ax: Axes, data: ReportData, t_lo: float, t_hi: float) -> None:
             seen.add(phase.phase)
             ax.axvspan(_min(max(phase.start_t, t_lo)), _min(min(end, t_hi)),
                        color=colour, alpha=0.45, lw=0, label=label, zorder=0)
-        ax.text(_min(max(cycle.start_t, t_lo)), 1.0, f" cycle {cycle.cycle}",
-                transform=ax.get_xaxis_transform(), va="top", ha="left", fontsize=8,
-                color="#333333")
+        if cycle.start_t >= t_lo:
+            ax.text(_min(cycle.start_t), 1.0, f" cycle {cycle.cycle}",
+                    transform=ax.get_xaxis_transform(), va="top", ha="left", fontsize=8,
+                    color="#333333")
 
 
 def _levels(ax: Axes, series: Sequence[Series]) -> None:
@@ -106,7 +111,8 @@ def _lines(ax: Axes, series: Sequence[Series], t_lo: float, t_hi: float) -> None
     for s in series:
         sel = (s.t >= t_lo) & (s.t <= t_hi)
         t, v = envelope(s.t[sel], s.v[sel])
-        name = f"{s.channel} ({s.label})" if s.label else s.channel
+        name = f"{s.channel} ({s.label})" if s.label and len(series) <= LABELLED_LINES \
+            else s.channel
         ax.plot(_minutes(t), v, lw=1.0, label=name, zorder=3)
 
 
@@ -114,11 +120,13 @@ def _finish(ax: Axes, title: str) -> None:
     ax.set_title(title, fontsize=10, loc="left")
     ax.set_ylabel("°C")
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    entries = len(ax.get_legend_handles_labels()[1])
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7 if entries > 12 else 8,
+              frameon=False, ncols=2 if entries > 14 else 1)
 
 
 def _figure(height_in: float) -> Figure:
-    fig = Figure(figsize=(WIDTH_IN, height_in), dpi=DPI)
+    fig = Figure(figsize=(WIDTH_IN, height_in), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
@@ -145,7 +153,6 @@ def overview(data: ReportData, out: Path) -> Path:
     axes[-1, 0].set_xlim(0.0, max(_min(t_hi), 1e-3))
     fig.suptitle(f"{data.station}: temperatures over the session", fontsize=11, x=0.01,
                  ha="left")
-    fig.tight_layout()
     fig.savefig(out, dpi=DPI)
     return out
 
@@ -167,6 +174,5 @@ def cycle_figure(data: ReportData, cycle: CycleSummary, out: Path, pad_s: float 
                 f"{_min(end):.1f} min")
     ax.set_xlabel("session time (min)")
     ax.set_xlim(_min(t_lo), _min(max(t_hi, t_lo + 1.0)))
-    fig.tight_layout()
     fig.savefig(out, dpi=DPI)
     return out

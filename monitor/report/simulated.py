@@ -26,6 +26,7 @@ from monitor.recorder import Recorder
 from monitor.session_schema import ChannelInfo
 
 WALL_START = datetime(2025, 3, 14, 8, 30, tzinfo=UTC)
+MAX_PENDING = 100_000  # readings handed to the recorder and not yet written
 Input = tuple[float, str, dict[str, Any]]  # (t, kind, payload) as the daemon records them
 
 
@@ -96,6 +97,8 @@ def record_arrays(path: Path, config: Config, t: NDArray[np.float64],
                  for i in range(lo, hi) for c, cid in enumerate(ids)]
         recorder.readings(batch)
         record(engine.feed(batch))
+        if recorder.stats.pending > MAX_PENDING:
+            _wait_committed(recorder, below=MAX_PENDING // 4)  # never make the recorder shed
     for when, kind, payload in pending:
         recorder.input(when, kind, payload)
         record(apply_input(engine, when, kind, payload))
@@ -115,9 +118,9 @@ def record_arrays(path: Path, config: Config, t: NDArray[np.float64],
     return engine
 
 
-def _wait_committed(recorder: Recorder, timeout_s: float = 30.0) -> None:
+def _wait_committed(recorder: Recorder, below: int = 1, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
-    while recorder.stats.pending and time.monotonic() < deadline:
+    while recorder.stats.pending >= below and time.monotonic() < deadline:
         time.sleep(0.01)
 
 

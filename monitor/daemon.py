@@ -25,6 +25,7 @@ from typing import IO, Any
 from drivers.params import AnyParams
 from drivers.runner import run_device
 from monitor.config import Config, describe_thresholds
+from monitor.display.sparkline import spec_levels
 from monitor.engine import Engine, ReadingBlock, Snapshot
 from monitor.errors import CryoGuardError
 from monitor.inputs import MARKS, apply_input
@@ -140,6 +141,7 @@ class Daemon:
             "channels": [{"id": c.id, "label": c.label, "role": str(c.role), "device": c.device}
                          for c in config.channels],
             "thresholds": describe_thresholds(config),
+            "levels": spec_levels(self.engine.spec),
             "sources": "docs/clinical-defaults.md",
             **self.options.header_extra,
         }
@@ -235,7 +237,8 @@ class Daemon:
         if self._ready is not None:
             # Simulated hardware first: session time starts when the device exists.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._ready.wait(), timeout=5.0)
+                async with asyncio.timeout(5.0):  # not wait_for: 3.11's can swallow a cancel
+                    await self._ready.wait()
             self.clock.restart()
             self.wall_start = utc_now()
             self._header = self._make_header()
@@ -419,7 +422,8 @@ class Daemon:
             "message": f"session ended: {self.quit_reason or 'stopped'}"})])
         for output in self.outputs:
             try:
-                await asyncio.wait_for(output.close(), timeout=2.0)
+                async with asyncio.timeout(2.0):
+                    await output.close()
             except Exception as exc:
                 print(f"cryoguard: {output.name} did not close cleanly: {exc!r}",
                       file=self._stderr)

@@ -13,7 +13,7 @@ from monitor.model import EventType, Status
 from monitor.spec import Condition, EngineSpec, TrendSpec
 from tests.engine_helpers import alarms, channel, key
 
-FAST = settings(max_examples=60, deadline=None,
+FAST = settings(max_examples=int(__import__("os").environ.get("CG_EXAMPLES", "60")), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 STATUSES = [Status.OK] * 12 + [Status.OPEN, Status.SHORT, Status.OVER_RANGE,
                                 Status.UNDER_RANGE, Status.BAD_DATA]

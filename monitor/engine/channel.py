@@ -113,6 +113,10 @@ class ChannelEngine:
 
     def process(self, rows: I64, t: F64, v: F64, status: I8, now: F64) -> list[Change]:
         """``rows`` are this channel's positions in the block; ``now`` is the block's clock."""
+        if rows.shape[0] == 1:
+            quiet = self._one_quiet(rows, t, v, status, now)
+            if quiet is not None:
+                return quiet
         changes: list[Change] = []
         st = self._effective_status(t, v, status)
         ok = st == Status.OK
@@ -137,6 +141,85 @@ class ChannelEngine:
             self._temperature_changes(rows[acc_rows], ta, va, slope, changes)
         self._update_view(t, st, ta, va, slope)
         return changes
+
+    def _one_quiet(self, rows: I64, t_arr: F64, v_arr: F64, status: I8, now: F64
+                   ) -> list[Change] | None:
+        """The live fast path: one good reading that changes no threshold condition.
+
+        Every precondition is checked before anything is mutated; if any could lead to a
+        change, ``None`` hands the reading to the vectorised path, which then does everything.
+        The state updates below are the ones the vectorised path makes in the quiet case, so
+        results are identical (the block-invariance property test covers it).
+        """
+        t, v = float(t_arr[0]), float(v_arr[0])
+        if (int(status[0]) != Status.OK or t < self.last_t or self._status_active
+                or self.stale or self.fault_since_ref or self.cand is not None
+                or not ABSOLUTE_ZERO_C <= v <= HIGHEST_PLAUSIBLE_C):
+            return None
+        jump_state = self.states[Condition.IMPLAUSIBLE_JUMP]
+        if jump_state.active or jump_state.pending_t is not None:
+            return None
+        jump = self.spec.enabled(Condition.IMPLAUSIBLE_JUMP)
+        ref = self.ref
+        if jump is not None and jump.max_c_per_s is not None and ref is not None and (
+                abs(v - ref[1]) > max(jump.min_step_c or 0.0, jump.max_c_per_s * (t - ref[0]))):
+            return None
+        after = self.stale_after_s
+        row = int(rows[0])
+        if after is not None and (float(now[row]) >= self.last_valid_t + after
+                                  or float(now[-1]) >= t + after):
+            return None
+        for condition, spec, _cap in self._temperature_specs:
+            state = self.states[condition]
+            if state.pending_t is not None:
+                return None
+            kind = condition.kind
+            if kind is Kind.LOW and spec.trip_c is not None and spec.clear_c is not None:
+                if (v >= spec.clear_c) if state.active else (v <= spec.trip_c):
+                    return None
+            elif kind is Kind.HIGH and spec.trip_c is not None and spec.clear_c is not None:
+                if (v <= spec.clear_c) if state.active else (v >= spec.trip_c):
+                    return None
+        # Committed: the same updates the vectorised path makes for a quiet reading.
+        self.last_t = max(self.last_t, t)
+        self.ref = (t, v)
+        slope = self.trend.extend(t_arr, v_arr)
+        self.accepted = (rows, t_arr, v_arr, slope)
+        self.last_valid_t = t
+        changes: list[Change] = []
+        if self._trend_may_change(v, float(slope[0])):
+            self._temperature_changes(rows, t_arr, v_arr, slope, changes)
+        self._view_one(t, v, float(slope[0]))
+        return changes
+
+    def _trend_may_change(self, v: float, s: float) -> bool:
+        """Could a slope or prediction condition trip or clear on this sample?"""
+        finite = math.isfinite(s)
+        for condition, spec, _cap in self._temperature_specs:
+            kind = condition.kind
+            if kind is Kind.SLOPE or kind is Kind.PREDICTED:
+                if not finite and not (kind is Kind.PREDICTED and v <= self.predict_limit
+                                       and self.states[condition].active):
+                    continue
+                masks = _condition_masks(spec, np.array([v]), np.array([s]),
+                                         self.predict_limit, self.predict_arm_c)
+                if masks is not None and (
+                        bool(masks.clear[0]) if self.states[condition].active
+                        else bool(masks.trip[0])):
+                    return True
+        return False
+
+    def _view_one(self, t: float, v: float, s: float) -> None:
+        view = self.view
+        view.t = t
+        view.status = Status.OK
+        view.readings += 1
+        view.stale = self.stale
+        view.temp_c = v
+        view.min_c = v if view.min_c is None else min(view.min_c, v)
+        view.max_c = v if view.max_c is None else max(view.max_c, v)
+        view.slope_c_per_min = round(s * 60.0, 3) if math.isfinite(s) else None
+        view.limit_c, view.seconds_to_limit = self._nearest_limit(v, s)
 
     def _effective_status(self, t: F64, v: F64, status: I8) -> I8:
         st = status.copy()

@@ -174,12 +174,14 @@ class ChannelEngine:
             if state.pending_t is not None:
                 return None
             kind = condition.kind
-            if kind is Kind.LOW and spec.trip_c is not None and spec.clear_c is not None:
-                if (v >= spec.clear_c) if state.active else (v <= spec.trip_c):
-                    return None
-            elif kind is Kind.HIGH and spec.trip_c is not None and spec.clear_c is not None:
-                if (v <= spec.clear_c) if state.active else (v >= spec.trip_c):
-                    return None
+            if spec.trip_c is None or spec.clear_c is None:
+                continue
+            if kind is Kind.LOW and ((v >= spec.clear_c) if state.active
+                                     else (v <= spec.trip_c)):
+                return None
+            if kind is Kind.HIGH and ((v <= spec.clear_c) if state.active
+                                      else (v >= spec.trip_c)):
+                return None
         # Committed: the same updates the vectorised path makes for a quiet reading.
         self.last_t = max(self.last_t, t)
         self.ref = (t, v)

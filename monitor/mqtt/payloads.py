@@ -100,21 +100,6 @@ class RemoteChannel:
     seconds_to_limit: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class RemoteAlarm:
-    id: str
-    channel: str
-    condition: str
-    category: str
-    priority: Priority
-    raised_t: float
-    active: bool
-    acknowledged: bool
-    value: float | None
-    limit: float | None
-    message: str
-
-
 def _loads(payload: bytes) -> Any:
     try:
         return json.loads(payload.decode("utf-8"))
@@ -144,7 +129,7 @@ def decode_channel(channel_id: str, payload: bytes) -> RemoteChannel | None:
                          _opt_float(data.get("seconds_to_limit")))
 
 
-def _decode_alarm(item: Any) -> RemoteAlarm | None:
+def _decode_alarm(item: Any) -> AlarmView | None:
     if not isinstance(item, dict):
         return None
     alarm_id = item.get("alarm")
@@ -156,7 +141,7 @@ def _decode_alarm(item: Any) -> RemoteAlarm | None:
         return None
     channel, _, condition = alarm_id.partition(".")
     raised = _opt_float(item.get("raised_t"))
-    return RemoteAlarm(
+    return AlarmView(
         id=alarm_id, channel=str(item.get("channel") or channel),
         condition=str(item.get("condition") or condition),
         category=str(item.get("category") or ""), priority=priority,
@@ -166,7 +151,7 @@ def _decode_alarm(item: Any) -> RemoteAlarm | None:
         message=str(item.get("message") or alarm_id))
 
 
-def decode_alarms(payload: bytes) -> list[RemoteAlarm] | None:
+def decode_alarms(payload: bytes) -> list[AlarmView] | None:
     """The alarm list, or ``None`` when the payload is not one (an empty list is valid)."""
     data = _loads(payload)
     if not isinstance(data, list):

@@ -22,7 +22,6 @@ from monitor.engine.channel import ChannelView
 from monitor.model import Category, Priority, Status
 from monitor.mqtt.payloads import (
     STALE,
-    RemoteAlarm,
     RemoteChannel,
     decode_alarms,
     decode_channel,
@@ -50,7 +49,7 @@ class StationState:
     last_data: float | None = None
     channels: dict[str, RemoteChannel] = field(default_factory=dict)
     channel_at: dict[str, float] = field(default_factory=dict)
-    alarms: list[RemoteAlarm] = field(default_factory=list)
+    alarms: list[AlarmView] = field(default_factory=list)
     labels: dict[str, tuple[str, str]] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     phase: dict[str, Any] = field(default_factory=dict)
@@ -157,7 +156,7 @@ class WatchState:
             return Presence.OFFLINE, f"no channel data for {silent:.0f} s"
         return Presence.ONLINE, ""
 
-    def worst_alarm(self, name: str) -> RemoteAlarm | None:
+    def worst_alarm(self, name: str) -> AlarmView | None:
         station = self.stations.get(name)
         if station is None or not station.alarms:
             return None
@@ -194,7 +193,7 @@ class WatchState:
         t = max(times) if times else 0.0
         channels = tuple(self._channel_view(station, cid, now, online) for cid in order)
         if online:
-            alarms = tuple(_alarm_view(a) for a in sorted(
+            alarms = tuple(sorted(
                 station.alarms, key=lambda a: (-a.priority, a.raised_t, a.id)))
         else:
             alarms = (self._offline_alarm(station, presence, reason, t),)
@@ -275,13 +274,6 @@ def _status(text: str) -> Status:
         return Status.parse(text)
     except KeyError:
         return Status.BAD_DATA
-
-
-def _alarm_view(alarm: RemoteAlarm) -> AlarmView:
-    return AlarmView(id=alarm.id, channel=alarm.channel, condition=alarm.condition,
-                     category=alarm.category, priority=alarm.priority, raised_t=alarm.raised_t,
-                     active=alarm.active, acknowledged=alarm.acknowledged, value=alarm.value,
-                     limit=alarm.limit, message=alarm.message)
 
 
 def _audio(data: Any) -> AudioState:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import math
 import signal
 import sys
@@ -119,6 +120,7 @@ class Daemon:
         self.recorder: Recorder | None = None
         self._events_writer: ThreadedLineWriter | None = None
         self._log_writer: ThreadedLineWriter | None = None
+        self._log_handler: logging.Handler | None = None
         self.exit_status = 0
         self.stuck = False  # an output thread could not be stopped (see commands' exit)
         self.event_count = 0
@@ -398,6 +400,10 @@ class Daemon:
                 "log", self._stderr, limit=100_000,
                 on_fault=lambda m: self.fault_threadsafe("log", m, Priority.LOW),
                 on_recover=lambda m: self.recovered_threadsafe("log", m))
+            # Library warnings (a driver ignoring an unmapped position, ...) go through the
+            # same thread: a synchronous write to a stalled stderr must not block the loop.
+            self._log_handler = _WriterHandler(self._log_writer)
+            logging.getLogger().addHandler(self._log_handler)
         if options.record and self.config.recording.enabled:
             path = options.session_path or default_session_path(
                 Path(self.config.recording.directory), self.config.station.name,
@@ -429,6 +435,8 @@ class Daemon:
                       file=self._stderr)
         if self.recorder is not None:
             await asyncio.to_thread(self.recorder.close, t_end)
+        if self._log_handler is not None:
+            logging.getLogger().removeHandler(self._log_handler)
         for writer in (self._events_writer, self._log_writer):
             if writer is not None:
                 await asyncio.to_thread(writer.close)
@@ -438,6 +446,21 @@ class Daemon:
             stats = self.recorder.stats
             print(f"cryoguard: session saved to {self.recorder.path} "
                   f"({stats[0]} readings, {stats[1]} events)", file=self._stderr, flush=True)
+
+
+class _WriterHandler(logging.Handler):
+    """A logging handler that queues lines on a :class:`ThreadedLineWriter`."""
+
+    def __init__(self, writer: ThreadedLineWriter) -> None:
+        super().__init__(logging.WARNING)
+        self._writer = writer
+        self.setFormatter(logging.Formatter("        %(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._writer.put(self.format(record))
+        except Exception:
+            self.handleError(record)
 
 
 def log_line(event: Event) -> str:

@@ -137,7 +137,8 @@ class SerialLink(asyncio.Protocol):
                 return None
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), remaining)
+                async with asyncio.timeout(remaining):  # 3.11's wait_for can swallow a cancel
+                    await self._wake.wait()
 
     def discard(self) -> int:
         """Drop buffered input (a late reply to an earlier command)."""

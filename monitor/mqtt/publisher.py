@@ -117,13 +117,16 @@ class MqttPublisher:
         if task is None:
             return
         if not self.connected:
-            task.cancel()
+            await _cancel_and_wait(task)
+            return
         try:
-            await asyncio.wait_for(asyncio.shield(task), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await asyncio.shield(task)
         except TimeoutError:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await _cancel_and_wait(task)
+        except asyncio.CancelledError:
+            if _cancelled_from_outside():
+                raise
         except Exception:  # the loop never raises, but a close must not either
             pass
 
@@ -153,7 +156,8 @@ class MqttPublisher:
             if self._closing.is_set():
                 return  # the broker is away at shutdown: the will says offline for us
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), delay * random.uniform(0.8, 1.0))
+                async with asyncio.timeout(delay * random.uniform(0.8, 1.0)):
+                    await self._closing.wait()  # not wait_for: 3.11's can swallow a cancel
             delay = min(delay * 2, self.settings.backoff_max_s)
 
     async def _session(self, client: aiomqtt.Client) -> None:
@@ -250,3 +254,22 @@ class MqttPublisher:
             self._faulted = True
             self.on_fault(f"{dropped} event(s) dropped: more than {self.queue.limit} waited "
                           "for the broker")
+
+
+def _cancelled_from_outside() -> bool:
+    """Is the current task itself being cancelled (not just a task it awaited)?"""
+    current = asyncio.current_task()
+    return current is not None and current.cancelling() > 0
+
+
+async def _cancel_and_wait(task: asyncio.Task[None]) -> None:
+    """Cancel our own background task and wait for it, without swallowing a cancel of the
+    caller."""
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        if _cancelled_from_outside():
+            raise
+    except Exception:
+        pass

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 
 from monitor.model import Status
-from simulators.emulators.player import Player, Scan, SessionClock
+from simulators.emulators.player import Player, Scan, SessionClock, follow_plug
 from simulators.ptylink import PtyLink
 
 CODES = {Status.OPEN: "+888888", Status.OVER_RANGE: "+999999",
@@ -96,18 +96,9 @@ async def serve_dcon(player: Player, link: PtyLink, clock: SessionClock,
     try:
         while True:
             t = clock.now()
-            if player.unplugged(t):
-                if link.plugged:
-                    if watched is not None:
-                        loop.remove_reader(watched)
-                        watched = None
-                    link.unplug()
-                    buffer = b""
-            elif not link.plugged:
-                link.plug()
-            if link.plugged and watched is None:
-                watched = link.fileno()
-                loop.add_reader(watched, readable.set)
+            watched, pulled = follow_plug(player, link, t, loop, watched, readable.set)
+            if pulled:
+                buffer = b""
             chunk = link.read()
             if chunk:
                 buffer += chunk
@@ -120,7 +111,8 @@ async def serve_dcon(player: Player, link: PtyLink, clock: SessionClock,
                 continue
             readable.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(readable.wait(), TICK_S)
+                async with asyncio.timeout(TICK_S):  # 3.11's wait_for can swallow a cancel
+                    await readable.wait()
     finally:
         if watched is not None:
             loop.remove_reader(watched)

@@ -21,7 +21,7 @@ from pymodbus.server import ModbusSerialServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from monitor.model import Status
-from simulators.emulators.player import Player, Scan, SessionClock
+from simulators.emulators.player import Player, Scan, SessionClock, follow_plug
 from simulators.ptylink import PtyLink
 
 OPEN_WORD = 0x7FFF
@@ -95,17 +95,7 @@ async def _relay(player: Player, link: PtyLink, clock: SessionClock, inner: int)
     try:
         while True:
             t = clock.now()
-            if player.unplugged(t):
-                if link.plugged:
-                    if watched is not None:
-                        loop.remove_reader(watched)
-                        watched = None
-                    link.unplug()
-            elif not link.plugged:
-                link.plug()
-            if link.plugged and watched is None:
-                watched = link.fileno()
-                loop.add_reader(watched, wake.set)
+            watched, _pulled = follow_plug(player, link, t, loop, watched, wake.set)
             request = link.read()
             if request and not player.silent(t):
                 os.write(inner, request)
@@ -123,7 +113,8 @@ async def _relay(player: Player, link: PtyLink, clock: SessionClock, inner: int)
                 continue
             wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), TICK_S)
+                async with asyncio.timeout(TICK_S):  # 3.11's wait_for can swallow a cancel
+                    await wake.wait()
     finally:
         loop.remove_reader(inner)
         if watched is not None:

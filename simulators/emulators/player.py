@@ -7,6 +7,7 @@ schedule says when the device is unplugged, silent, sends garbage or cuts a fram
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from monitor.model import Status
+from simulators.ptylink import PtyLink
 from simulators.trace import Trace
 
 Clock = Callable[[], float]
@@ -125,3 +127,26 @@ class Player:
         size = int(self.rng.integers(6, 24))
         raw = self.rng.integers(0, 256, size=size).astype(np.uint8).tobytes()
         return raw.replace(b"\n", b"?").replace(b"\r", b"?")
+
+
+def follow_plug(player: Player, link: PtyLink, t: float, loop: asyncio.AbstractEventLoop,
+                watched: int | None, on_readable: Callable[[], None]) -> tuple[int | None, bool]:
+    """Unplug or replug ``link`` as the fault schedule says at session time ``t``.
+
+    Returns the file descriptor now watched for readability (``None`` while unplugged) and
+    whether the link was pulled just now (so a caller can drop half-read input).
+    """
+    pulled = False
+    if player.unplugged(t):
+        if link.plugged:
+            if watched is not None:
+                loop.remove_reader(watched)
+                watched = None
+            link.unplug()
+            pulled = True
+    elif not link.plugged:
+        link.plug()
+    if link.plugged and watched is None:
+        watched = link.fileno()
+        loop.add_reader(watched, on_readable)
+    return watched, pulled

@@ -213,14 +213,20 @@ class Daemon:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self.recovered, output, message)
 
-    def acknowledge(self, alarm: str | None = None, by: str = "operator") -> None:
-        self.on_input(self.clock(), InputKind.ACK, {"alarm": alarm, "by": by})
+    def operator(self, via: str) -> str:
+        """Who acted, for the log: the station's operator if configured, and where from."""
+        return f"{self.config.station.operator or 'operator'} ({via})"
 
-    def pause_audio(self, by: str = "operator") -> None:
-        self.on_input(self.clock(), InputKind.PAUSE, {"by": by})
+    def acknowledge(self, alarm: str | None = None, by: str | None = None) -> None:
+        self.on_input(self.clock(), InputKind.ACK,
+                      {"alarm": alarm, "by": by or self.operator("display")})
 
-    def mark(self, mark: str, by: str = "operator") -> None:
-        self.on_input(self.clock(), InputKind.MARK, {"mark": mark, "by": by})
+    def pause_audio(self, by: str | None = None) -> None:
+        self.on_input(self.clock(), InputKind.PAUSE, {"by": by or self.operator("display")})
+
+    def mark(self, mark: str, by: str | None = None) -> None:
+        self.on_input(self.clock(), InputKind.MARK,
+                      {"mark": mark, "by": by or self.operator("display")})
 
     def request_quit(self, reason: str = "operator quit") -> None:
         if not self._stop.is_set():
@@ -340,11 +346,11 @@ class Daemon:
             return
         verb, rest = words[0].lower(), words[1:]
         if verb == "ack" and len(rest) <= 1:
-            self.acknowledge(rest[0] if rest else None, by="operator (stdin)")
+            self.acknowledge(rest[0] if rest else None, by=self.operator("stdin"))
         elif verb == "pause" and not rest:
-            self.pause_audio(by="operator (stdin)")
+            self.pause_audio(by=self.operator("stdin"))
         elif verb == "mark" and len(rest) == 1 and rest[0].lower() in MARKS:
-            self.mark(rest[0].lower(), by="operator (stdin)")
+            self.mark(rest[0].lower(), by=self.operator("stdin"))
         elif verb == "quit" and not rest:
             self.request_quit("quit command")
         else:

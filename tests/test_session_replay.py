@@ -22,20 +22,24 @@ def demo_session(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_replay_with_other_thresholds_lists_alarms_that_appear_and_vanish(
         demo_session: tuple[Path, Path], tmp_path: Path) -> None:
     session, _live = demo_session
-    config = tmp_path / "site.toml"
-    config.write_text(
+    demo_layout = (
+        '[station]\nname = "demo"\n'
         '[[devices]]\nid = "sim"\nprotocol = "line"\nport = "/dev/null"\n'
         '[[channels]]\nid = "P1"\ndevice = "sim"\nindex = 0\nrole = "probe"\n'
         '[[channels]]\nid = "N1"\ndevice = "sim"\nindex = 1\n'
-        '[[channels]]\nid = "N2"\ndevice = "sim"\nindex = 2\n'
-        "[roles.nerve.below_critical]\nenabled = false\n"
-        "[roles.nerve.below_warning]\ntrip_c = 30\nclear_c = 31\n")
+        '[[channels]]\nid = "N2"\ndevice = "sim"\nindex = 2\n')
+    config = tmp_path / "site.toml"
+    config.write_text(demo_layout + "[roles.nerve.below_critical]\nenabled = false\n"
+                      "[roles.nerve.below_warning]\ntrip_c = 30\nclear_c = 31\n")
     proc = cryoguard("replay", str(session), "--config", str(config), "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert "- N1.below_critical" in proc.stderr  # in the recording, gone with this config
     assert "+ N1.below_warning" in proc.stderr  # raised earlier with a 30 °C warning level
-    same = cryoguard("replay", str(session), "--quiet")
-    assert "+ " not in same.stderr and "- " not in same.stderr
+    unchanged = tmp_path / "same.toml"
+    unchanged.write_text(demo_layout)  # the demo's own thresholds: the defaults
+    same = cryoguard("replay", str(session), "--config", str(unchanged), "--quiet")
+    assert same.returncode == 0, same.stderr
+    assert "the same alarms were raised" in same.stderr
 
 
 def test_an_unplugged_device_is_a_technical_alarm_and_is_read_again(tmp_path: Path) -> None:

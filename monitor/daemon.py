@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
 import signal
@@ -30,7 +29,7 @@ from monitor.display.sparkline import spec_levels
 from monitor.engine import Engine, ReadingBlock, Snapshot
 from monitor.errors import CryoGuardError
 from monitor.inputs import MARKS, apply_input
-from monitor.model import Event, EventType, Priority, Reading, utc_now
+from monitor.model import Event, EventType, Priority, Reading, record_line, utc_now
 from monitor.outputs.base import Output
 from monitor.outputs.threaded import ThreadedLineWriter
 from monitor.recorder import Recorder
@@ -179,7 +178,7 @@ class Daemon:
             if self.recorder is not None:
                 self.recorder.event(event, record)
             if self._events_writer is not None:
-                self._events_writer.put(json.dumps(record, ensure_ascii=False))
+                self._events_writer.put(record_line(record))
             if self._log_writer is not None and event.type is not EventType.SESSION_STARTED:
                 self._log_writer.put(log_line(event))
             for output in self.outputs:

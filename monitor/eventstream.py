@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from monitor.errors import CryoGuardError
-from monitor.model import Event
+from monitor.model import Event, record_line
 
 
 class EventWriter:
@@ -37,9 +37,7 @@ class EventWriter:
         return record
 
     def write_record(self, record: dict[str, Any]) -> None:
-        import json
-
-        self._stream.write(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n")
+        self._stream.write(record_line(record) + "\n")
         self._stream.flush()
         self.count += 1
 

@@ -138,8 +138,6 @@ class Event:
         record.update(self.fields)
         return record
 
-    def to_json(self, wall_start: datetime | None) -> str:
-        return json.dumps(self.to_record(wall_start), ensure_ascii=False, allow_nan=False)
 
 
 def wall_time(wall_start: datetime | None, t: float) -> str | None:
@@ -152,3 +150,14 @@ def wall_time(wall_start: datetime | None, t: float) -> str | None:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def record_line(record: Mapping[str, Any]) -> str:
+    """One event-stream line (strict JSON). Never raises: it runs on the alarm path, so a
+    non-finite number, which JSON cannot carry, is written as null."""
+    try:
+        return json.dumps(record, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                 for k, v in record.items()}
+        return json.dumps(clean, ensure_ascii=False, default=str)

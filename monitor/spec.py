@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from monitor.model import Category, Priority, Role
 
@@ -184,6 +184,3 @@ class EngineSpec:
         if conditions is None:
             conditions = role_conditions(self.unknown_channel_role)
         return ChannelSpec(id=channel_id, role=self.unknown_channel_role, conditions=conditions)
-
-    def with_channels(self, channels: tuple[ChannelSpec, ...]) -> EngineSpec:
-        return replace(self, channels=channels)

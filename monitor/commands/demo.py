@@ -15,7 +15,6 @@ from typing import Any
 
 from monitor.commands.session_args import add_session_arguments, start_session
 from monitor.config import Config, parse_config
-from monitor.daemon import SessionClock
 from monitor.devices import device_params
 from monitor.errors import UsageError
 
@@ -72,8 +71,7 @@ def run(args: argparse.Namespace) -> int:
         link = Path(tmp) / "ttySIM0"
         config = demo_config(scenario, args.protocol, link)
 
-        def emulator(clock: SessionClock, ready: asyncio.Event
-                     ) -> Sequence[Callable[[], Any]]:
+        def emulator(ready: asyncio.Event) -> Sequence[Callable[[], Any]]:
             from simulators.emulators import serve
 
             async def serve_scenario() -> None:

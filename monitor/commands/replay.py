@@ -96,8 +96,6 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("replay stopped", file=log)
         return 130
-    finally:
-        pass
     end_t = engine.now if engine.now > float("-inf") else start.t
     emit(Event(end_t, EventType.SESSION_ENDED, {
         "mode": "replay", "readings": result.readings,

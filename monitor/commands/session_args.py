@@ -52,9 +52,13 @@ def _mqtt(url: str | None, config: Config) -> Output:
 def start_session(args: argparse.Namespace, config: Config, devices: Sequence[AnyParams], *,
                   mode: str, speed: float = 1.0, duration_s: float | None = None,
                   header_extra: dict[str, Any] | None = None,
-                  extra_tasks: Callable[[SessionClock, asyncio.Event],
-                                        Sequence[Callable[[], Any]]] | None = None) -> int:
-    """Build the outputs the arguments ask for and run the daemon until it ends."""
+                  extra_tasks: Callable[[asyncio.Event], Sequence[Callable[[], Any]]]
+                  | None = None) -> int:
+    """Build the outputs the arguments ask for and run the daemon until it ends.
+
+    ``extra_tasks(ready)`` gives coroutines started before the session clock (simulated
+    hardware); the clock starts once one of them sets ``ready``.
+    """
     outputs: list[Output] = []
     to_stdout = args.events_out == "-"
     display = None
@@ -72,7 +76,7 @@ def start_session(args: argparse.Namespace, config: Config, devices: Sequence[An
     async def main() -> int:
         clock = SessionClock(speed)
         ready = asyncio.Event() if extra_tasks else None
-        tasks = extra_tasks(clock, ready) if extra_tasks and ready else ()
+        tasks = extra_tasks(ready) if extra_tasks and ready else ()
         daemon = Daemon(config, devices, options, outputs=outputs, clock=clock,
                         extra_tasks=tasks, ready=ready)
         status = await daemon.run()

@@ -83,7 +83,6 @@ class Engine:
         self._device_channels: dict[str, set[int]] = {}
         self.t0 = t0
         self.now = -math.inf
-        self.positions = 0  # inputs seen (readings, ticks, actions)
         self.cycles = CycleTracker(spec.cycles, lambda i: self.channels[i].spec)
         self._raised: list[tuple[str, str]] = []  # (channel, alarm id) of every alarm raised
         for channel in spec.channels:
@@ -112,10 +111,6 @@ class Engine:
             self._device_channels.setdefault(spec.device, set()).add(index)
             self._devices.setdefault(spec.device, _Device())
         return index
-
-    @property
-    def channel_ids(self) -> list[str]:
-        return [c.spec.id for c in self.channels]
 
     # Inputs ------------------------------------------------------------------------------
 
@@ -155,7 +150,6 @@ class Engine:
             self.cycles.account(ch, acc_rows, ta, va)
         events = self._apply([*changes, *cycle_changes], now, block)
         self.now = float(now[-1])
-        self.positions += n
         return events
 
     def tick(self, t: float) -> list[Event]:
@@ -170,7 +164,6 @@ class Engine:
         changes.extend(self.cycles.process(ProbeSamples.empty(), now))
         events = self._apply(changes, now, None)
         self.now = float(now[0])
-        self.positions += 1
         return events
 
     def acknowledge(self, t: float, alarm: str | None = None, by: str = "operator"

@@ -226,9 +226,23 @@ def _end(phases: tuple[PhaseSpan, ...], tail_s: float) -> float:
     return phases[-1].start_s + tail_s
 
 
+ROUTINE_FORAMEN = Point(22.0, 0.0)
+ROUTINE_EPIDURAL = Point(0.0, 26.0)
+
+
+def _routine_geometry(phases: tuple[PhaseSpan, ...]) -> tuple[Setup, tuple[Sensor, ...]]:
+    """One probe in the body, the foraminal needle 22 mm away, an epidural needle 26 mm away."""
+    anatomy = _nerve_anatomy(ROUTINE_FORAMEN, ROUTINE_EPIDURAL, phases=phases)
+    sensors = (_probe_sensor(0, Point(0.0, 0.0)),
+               _nerve_sensor("N1", "L4 right neuroforamen", 1, ROUTINE_FORAMEN),
+               _nerve_sensor("N2", "L4 epidural", 2, ROUTINE_EPIDURAL))
+    return anatomy, sensors
+
+
 # The scenarios ------------------------------------------------------------------------------
 
 def _routine() -> Scenario:
+    anatomy, sensors = _routine_geometry(DOUBLE_FREEZE)
     return Scenario(
         name="routine",
         summary="two 10-min freezes with an 8-min passive thaw; nerves stay above 20 °C",
@@ -236,10 +250,8 @@ def _routine() -> Scenario:
             "The textbook case: one probe in the vertebral body, the foraminal needle 22 mm away "
             "and an epidural needle 26 mm away. The ice ball grows through both freezes but the "
             "nerves stay warm: no physiological alarm."),
-        anatomy=_nerve_anatomy(Point(22.0, 0.0), Point(0.0, 26.0), phases=DOUBLE_FREEZE),
-        sensors=(_probe_sensor(0, Point(0.0, 0.0)),
-                 _nerve_sensor("N1", "L4 right neuroforamen", 1, Point(22.0, 0.0)),
-                 _nerve_sensor("N2", "L4 epidural", 2, Point(0.0, 26.0))),
+        anatomy=anatomy,
+        sensors=sensors,
         duration_s=_end(DOUBLE_FREEZE, 240.0),
         expected=Expectations(not_raised=_ids(("N1", "N2"), PHYSIOLOGICAL)),
     )
@@ -334,6 +346,7 @@ def _warm_saline() -> Scenario:
 
 
 def _open_tc() -> Scenario:
+    anatomy, sensors = _routine_geometry(SINGLE_FREEZE)
     return Scenario(
         name="open-tc",
         summary="the foraminal thermocouple breaks at minute 5 of the freeze: OPEN status",
@@ -341,10 +354,8 @@ def _open_tc() -> Scenario:
             "Routine geometry; at t = 360 s the N1 thermocouple wire breaks and the device "
             "reports it open for the rest of the procedure. The monitor must raise a sensor "
             "alarm (it has lost its only view of that nerve), never a temperature."),
-        anatomy=_nerve_anatomy(Point(22.0, 0.0), Point(0.0, 26.0), phases=SINGLE_FREEZE),
-        sensors=(_probe_sensor(0, Point(0.0, 0.0)),
-                 _nerve_sensor("N1", "L4 right neuroforamen", 1, Point(22.0, 0.0)),
-                 _nerve_sensor("N2", "L4 epidural", 2, Point(0.0, 26.0))),
+        anatomy=anatomy,
+        sensors=sensors,
         duration_s=_end(SINGLE_FREEZE, 120.0),
         expected=Expectations(
             raised=frozenset({"N1.sensor_open"}),
@@ -354,6 +365,7 @@ def _open_tc() -> Scenario:
 
 
 def _unplug() -> Scenario:
+    anatomy, sensors = _routine_geometry(SINGLE_FREEZE)
     return Scenario(
         name="unplug",
         summary="the device disappears for 5 s mid-freeze and comes back",
@@ -361,10 +373,8 @@ def _unplug() -> Scenario:
             "Routine geometry; at t = 300 s the USB cable is pulled and put back 5 s later. "
             "The trace keeps its samples but marks the window (an unplug event); readings() "
             "leaves them out. The monitor must report the device lost and recover."),
-        anatomy=_nerve_anatomy(Point(22.0, 0.0), Point(0.0, 26.0), phases=SINGLE_FREEZE),
-        sensors=(_probe_sensor(0, Point(0.0, 0.0)),
-                 _nerve_sensor("N1", "L4 right neuroforamen", 1, Point(22.0, 0.0)),
-                 _nerve_sensor("N2", "L4 epidural", 2, Point(0.0, 26.0))),
+        anatomy=anatomy,
+        sensors=sensors,
         duration_s=_end(SINGLE_FREEZE, 120.0),
         expected=Expectations(raised=frozenset({f"{DEVICE}.device_lost"}),
                               not_raised=_ids(("N1", "N2"), PHYSIOLOGICAL)),
@@ -373,6 +383,7 @@ def _unplug() -> Scenario:
 
 
 def _noisy() -> Scenario:
+    anatomy, sensors = _routine_geometry(SINGLE_FREEZE)
     return Scenario(
         name="noisy",
         summary="mains interference: single-sample spikes of 3-4 °C on the nerve channels",
@@ -381,10 +392,8 @@ def _noisy() -> Scenario:
             "20 s or so one sample of a nerve channel jumps by 3.2-4.2 °C and the next is back. "
             "No needle can move that fast; the true temperatures never come near a threshold, "
             "so a spike must not raise a temperature alarm."),
-        anatomy=_nerve_anatomy(Point(22.0, 0.0), Point(0.0, 26.0), phases=SINGLE_FREEZE),
-        sensors=(_probe_sensor(0, Point(0.0, 0.0)),
-                 _nerve_sensor("N1", "L4 right neuroforamen", 1, Point(22.0, 0.0)),
-                 _nerve_sensor("N2", "L4 epidural", 2, Point(0.0, 26.0))),
+        anatomy=anatomy,
+        sensors=sensors,
         duration_s=_end(SINGLE_FREEZE, 120.0),
         expected=Expectations(
             raised=frozenset({"N1.implausible_jump", "N2.implausible_jump"}),

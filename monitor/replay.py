@@ -111,8 +111,14 @@ class Pacer:
 
 
 def replay(source: ReplaySource, engine: Engine, emit: Callable[[Event], None],
-           speed: float | None = None, *, pacer: Pacer | None = None) -> ReplayResult:
-    """Feed ``source`` to ``engine`` in recorded order, handing every event to ``emit``."""
+           speed: float | None = None, *, pacer: Pacer | None = None,
+           after_step: Callable[[], None] | None = None,
+           should_stop: Callable[[], bool] | None = None) -> ReplayResult:
+    """Feed ``source`` to ``engine`` in recorded order, handing every event to ``emit``.
+
+    ``after_step`` runs after each engine call (a display takes its snapshot there);
+    ``should_stop`` ends the replay early when it returns true (a viewer quit).
+    """
     started = time.perf_counter()
     result = ReplayResult(readings=len(source))
     lookup = np.array([engine.channel_index(name) for name in source.channels] or [0],
@@ -123,13 +129,17 @@ def replay(source: ReplaySource, engine: Engine, emit: Callable[[Event], None],
         t_first = min(t_first, source.inputs[0].t) if len(source) else source.inputs[0].t
     pacer = pacer or Pacer(speed, t_first)
 
+    stopped = should_stop or (lambda: False)
+
     def out(events: list[Event]) -> None:
         for event in events:
             emit(event)
             result.events.append(event)
+        if after_step is not None:
+            after_step()
 
     def run_readings(lo: int, hi: int) -> None:
-        while lo < hi:
+        while lo < hi and not stopped():
             stop = _paced_stop(source.t, lo, hi, pacer)
             block = ReadingBlock(source.t[lo:stop], codes[lo:stop], source.temp_c[lo:stop],
                                  source.status[lo:stop])
@@ -142,9 +152,14 @@ def replay(source: ReplaySource, engine: Engine, emit: Callable[[Event], None],
             upto = int(np.searchsorted(source.seq, item.seq, "left"))
             run_readings(position, upto)
             position = upto
+        if stopped():
+            break
         pacer.wait_until(item.t)
         out(apply_input(engine, item.t, item.kind, item.payload))
     run_readings(position, len(source))
+    if stopped():
+        result.wall_seconds = time.perf_counter() - started
+        return result
     t_end = source.t_end
     if t_end is None and len(source):
         t_end = float(source.t.max())

@@ -9,14 +9,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
-from typing import TextIO
+from datetime import datetime
+from typing import Any, TextIO
 
-from monitor.config import Config, default_config, load_config, parse_config
+from monitor.config import Config, default_config, describe_thresholds, load_config, parse_config
 from monitor.engine import Engine
 from monitor.errors import ConfigError, UsageError
 from monitor.eventstream import EventWriter
 from monitor.model import Event, EventType, utc_now
+from monitor.outputs.base import Output
 from monitor.replay import ReplaySource, alarm_differences, load_source, replay
+from monitor.replay_view import replay_on_display
 
 LOGGED = {EventType.ALARM_RAISED, EventType.ALARM_CLEARED, EventType.ALARM_ACKNOWLEDGED,
           EventType.AUDIO_PAUSED, EventType.AUDIO_RESUMED, EventType.DEVICE_LOST,
@@ -38,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--events-out", metavar="PATH|-",
                         help="write the event stream (JSON Lines) to PATH, or stdout with '-'")
     parser.add_argument("--headless", action="store_true",
-                        help="no live display: alarm log lines on stderr")
+                        help="no live display: alarm log lines on stderr (a paced replay in "
+                             "a terminal otherwise shows the display, read-only)")
     parser.add_argument("--quiet", action="store_true", help="only the summary on stderr")
     parser.set_defaults(func=run)
 
@@ -83,16 +87,23 @@ def run(args: argparse.Namespace) -> int:
         "mode": "replay", "source": str(source.path), "station": config.station.name,
         "message": f"replay of {source.path}"})
 
+    shows_display = _display_wanted(args)
+
     def emit(event: Event) -> None:
         if writer is not None:
             writer.write(event)
-        if not args.quiet and (args.headless or writer is None or args.events_out != "-") \
-                and event.type in LOGGED:
+        if not args.quiet and not shows_display and (
+                args.headless or args.events_out != "-") and event.type in LOGGED:
             _log_line(event, log)
 
     emit(start)
+    display = _display(args, config)
     try:
-        result = replay(source, engine, emit, args.speed)
+        if display is not None and args.speed is not None:
+            result = replay_on_display(source, engine, emit, args.speed, display,
+                                       _header(config, engine, source, args.speed, wall_start))
+        else:
+            result = replay(source, engine, emit, args.speed)
     except KeyboardInterrupt:
         print("replay stopped", file=log)
         return 130
@@ -106,6 +117,31 @@ def run(args: argparse.Namespace) -> int:
     if source.kind == "session" and args.config:
         _differences(source, result.events, log)
     return 0
+
+
+def _display_wanted(args: argparse.Namespace) -> bool:
+    """The live display for a paced replay in a terminal, unless --headless."""
+    return (not args.headless and args.speed is not None and args.events_out != "-"
+            and sys.stdout.isatty() and sys.stdin.isatty())
+
+
+def _display(args: argparse.Namespace, config: Config) -> Output | None:
+    if not _display_wanted(args):
+        return None
+    from monitor.outputs.display import LiveDisplay
+
+    output: Output = LiveDisplay(config.display, read_only=True)
+    return output
+
+
+def _header(config: Config, engine: Engine, source: ReplaySource, speed: float,
+            wall_start: datetime) -> dict[str, Any]:
+    from monitor.display.sparkline import spec_levels
+
+    return {"station": config.station.name, "mode": "replay", "source": str(source.path),
+            "started": wall_start.isoformat(timespec="seconds"), "speed": speed,
+            "thresholds": describe_thresholds(config), "levels": spec_levels(engine.spec),
+            "sources": "docs/clinical-defaults.md"}
 
 
 def _log_line(event: Event, out: TextIO) -> None:

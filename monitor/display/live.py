@@ -58,8 +58,9 @@ class LiveDisplay:
 
     def __init__(self, config: DisplayConfig, console: Console | None = None, *,
                  stdin_fd: int | None = None, clock: Callable[[], float] = time.monotonic,
-                 screen: bool = True) -> None:
+                 screen: bool = True, read_only: bool = False) -> None:
         self.config = config
+        self.read_only = read_only  # a replay: the footer offers no actions
         self.console = console if console is not None else make_console(config)
         self.stdin_fd = stdin_fd if stdin_fd is not None else _stdin_fd()
         self.clock = clock
@@ -219,7 +220,7 @@ class LiveDisplay:
         return render_dashboard(snapshot, self.header(snapshot), width=width, height=height,
                                 blink_on=fast, blink_slow=slow, history=self.history,
                                 quit_prompt=self.quit_prompt, monochrome=monochrome,
-                                span_s=self.config.sparkline_s)
+                                read_only=self.read_only, span_s=self.config.sparkline_s)
 
     # Worker thread -----------------------------------------------------------------------
 

@@ -77,7 +77,7 @@ def render_dashboard(snapshot: Snapshot, header: Mapping[str, Any], *, width: in
     style = _Style(monochrome, blink_on, slow)
     parts: list[RenderableType] = []
     head = _header(snapshot, header, width, style)
-    foot = _footer(width, quit_prompt, read_only, style)
+    foot = _footer(width, quit_prompt, read_only, style, replay=header.get("mode") == "replay")
     body = height - len(head) - 1
     alarm_room = max(2, min(1 + max(1, len(snapshot.alarms)), body // 3 + 1))
     alarm_lines = _alarm_panel(snapshot, width, alarm_room, style)
@@ -482,11 +482,16 @@ def _grid(snapshot: Snapshot, header: Mapping[str, Any], width: int, room: int, 
 
 # Footer ------------------------------------------------------------------------------------
 
-def _footer(width: int, quit_prompt: bool, read_only: bool, style: _Style) -> Text:
+def _footer(width: int, quit_prompt: bool, read_only: bool, style: _Style, *,
+            replay: bool = False) -> Text:
     line = Text(no_wrap=True, overflow="ellipsis")
     if quit_prompt:
         line.append(" quit? (y/n) ", style="bold reverse")
         line.append("  y quits, any other key goes back")
+        return line
+    if read_only and replay:
+        line.append(" replay, read-only ", style="reverse")
+        line.append("  it shows what happened; q quits")
         return line
     if read_only:
         line.append(" read-only remote view ", style="reverse")

@@ -17,8 +17,8 @@ def _session(tmp_path: Path) -> Path:
     return session
 
 
-def test_paced_replay_shows_the_display_and_keys_cannot_change_it(tmux: Tmux,
-                                                                  tmp_path: Path) -> None:
+def test_paced_replay_shows_the_display_and_keys_cannot_change_it(
+        tmux: Tmux, tmp_path: Path) -> None:  # noqa: F811 - the fixture imported above
     session = _session(tmp_path)
     out = tmp_path / "replayed.jsonl"
     tmux.wait("the shell", lambda s: PROMPT.strip() in s)

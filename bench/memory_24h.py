@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from monitor.engine import Engine, ReadingBlock
+from monitor.engine.spec import EngineSpec
 from monitor.model import Reading, Role
-from monitor.recorder import Recorder
-from monitor.session_schema import ChannelInfo
-from monitor.spec import EngineSpec
+from monitor.sessions.recorder import Recorder
+from monitor.sessions.schema import ChannelInfo
 
 
 def rss_mb() -> float:

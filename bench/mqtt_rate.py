@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiomqtt
 
-from monitor.config import MqttConfig
+from monitor.config.schema import MqttConfig
 from monitor.engine import Snapshot
 from monitor.engine.alarms import AudioState
 from monitor.engine.channel import ChannelView

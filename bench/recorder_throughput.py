@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor.model import Event, EventType, Reading, Status
-from monitor.recorder import Recorder
-from monitor.session import open_session
-from monitor.session_schema import ChannelInfo
+from monitor.sessions.reader import open_session
+from monitor.sessions.recorder import Recorder
+from monitor.sessions.schema import ChannelInfo
 
 
 def scans(channels: int, rate_hz: float, seconds: float) -> list[list[Reading]]:

@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from monitor.engine import Engine, ReadingBlock
+from monitor.engine.spec import EngineSpec
 from monitor.model import Reading, Role
-from monitor.recorder import Recorder
-from monitor.replay import load_source, replay
-from monitor.session import open_session
-from monitor.session_schema import ChannelInfo
-from monitor.spec import EngineSpec
+from monitor.replay.core import load_source, replay
+from monitor.sessions.reader import open_session
+from monitor.sessions.recorder import Recorder
+from monitor.sessions.schema import ChannelInfo
 
 
 def signal(n: int, channels: int, rate: float) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from monitor.config import parse_config
+from monitor.config.schema import parse_config
 from monitor.report import build_report
 from monitor.report.simulated import record_arrays
 from simulators.scenarios import SCENARIOS

@@ -18,7 +18,7 @@ from typing import Any
 
 from rich.console import Console
 
-from monitor.config import parse_config
+from monitor.config.schema import parse_config
 from monitor.display.render import render_dashboard
 from monitor.display.sparkline import History, spec_levels
 from monitor.engine import Engine, Snapshot

@@ -2,9 +2,10 @@
 
 Each :class:`Scenario` is an anatomy (probes, bone, nerves), a console phase schedule, needle
 positions, optional manoeuvres and faults, and its :class:`Expectations`: alarm ids
-``<channel>.<condition>`` (conditions of :class:`monitor.spec.Condition`, default nerve
-thresholds of :mod:`monitor.defaults`) that must be raised and that must not be. The tests check
-those expectations against the raw traces; end-to-end tests check the engine against them.
+``<channel>.<condition>`` (conditions of :class:`monitor.engine.spec.Condition`, default nerve
+thresholds of :mod:`monitor.config.defaults`) that must be raised and that must not be. The
+tests check those expectations against the raw traces; end-to-end tests check the engine
+against them.
 Device-level alarms use ``<device>.device_lost`` with the channels' device id (``sim``).
 Geometry: millimetres in the plane through the probe tips; the probe of most scenarios sits at
 the origin inside a vertebral body of radius 12 mm centred 6 mm behind it.

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from monitor.defaults import role_conditions
+from monitor.config.defaults import role_conditions
 from monitor.engine import Engine
+from monitor.engine.spec import ChannelSpec, Condition, EngineSpec, TrendSpec
 from monitor.model import Event, EventType, Reading, Role, Status
-from monitor.spec import ChannelSpec, Condition, EngineSpec, TrendSpec
 
 
 def channel(cid: str = "N1", role: Role = Role.NERVE,

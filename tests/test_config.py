@@ -13,8 +13,8 @@ import thermocouple_its90
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor import defaults
-from monitor.config import (
+from monitor.config import defaults
+from monitor.config.schema import (
     TC_TYPES,
     ChannelConfig,
     ConditionOverrides,
@@ -28,9 +28,9 @@ from monitor.config import (
     parse_config,
     quick_config,
 )
+from monitor.engine.spec import Condition
 from monitor.errors import ConfigError, UsageError
 from monitor.model import Priority, Role
-from monitor.spec import Condition
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = [REPO / "config" / "default.toml", *sorted((REPO / "config" / "examples").glob("*.toml"))]

@@ -8,8 +8,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.csvsource import parse_csv
 from monitor.model import Status
+from monitor.replay.csvsource import parse_csv
 
 
 def test_long_layout_with_statuses_and_empty_values() -> None:

@@ -11,10 +11,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.config import default_config, parse_config
+from monitor.config.schema import default_config, parse_config
 from monitor.engine import Engine, ReadingBlock
+from monitor.engine.spec import CycleSpec, EngineSpec, TrendSpec
 from monitor.model import Event, EventType, Priority, Role
-from monitor.spec import CycleSpec, EngineSpec, TrendSpec
 from simulators.scenarios import SCENARIOS, Scenario
 from simulators.trace import Trace
 from tests.engine_helpers import channel, key

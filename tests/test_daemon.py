@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from monitor.commands.demo import demo_config
-from monitor.daemon import Daemon, DaemonOptions, SessionClock
-from monitor.devices import device_params
+from monitor.daemon.devices import device_params
+from monitor.daemon.shell import Daemon, DaemonOptions, SessionClock
 from monitor.engine import Snapshot
-from monitor.session import open_session
+from monitor.sessions.reader import open_session
 from simulators.scenarios import SCENARIOS
 from tests.daemon_helpers import ENV, cryoguard, events, raised, spawn
 

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 
-from monitor.config import DisplayConfig
+from monitor.config.schema import DisplayConfig
 from monitor.display.bell import BellScheduler
 from monitor.display.keys import Action, cbreak, decode_keys
 from monitor.display.live import LiveDisplay

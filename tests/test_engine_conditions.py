@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from monitor.engine import Engine
+from monitor.engine.spec import EngineSpec
 from monitor.model import EventType, Priority, Reading, Status
-from monitor.spec import EngineSpec
 from tests.engine_helpers import alarms, channel, engine, readings
 
 RAISED, CLEARED = EventType.ALARM_RAISED, EventType.ALARM_CLEARED

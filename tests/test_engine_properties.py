@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.engine import Engine, ReadingBlock
+from monitor.engine.spec import Condition, EngineSpec, TrendSpec
 from monitor.model import EventType, Status
-from monitor.spec import Condition, EngineSpec, TrendSpec
 from tests.engine_helpers import alarms, channel, key
 
 FAST = settings(max_examples=int(__import__("os").environ.get("CG_EXAMPLES", "60")), deadline=None,

@@ -14,8 +14,8 @@ import pytest
 
 from monitor.cli import main
 from monitor.model import Event, EventType, Reading, Status, wall_time
-from monitor.recorder import Recorder
-from monitor.session_schema import ChannelInfo
+from monitor.sessions.recorder import Recorder
+from monitor.sessions.schema import ChannelInfo
 
 WALL = datetime(2025, 6, 1, 8, 0, 0, 250000, tzinfo=UTC)
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.config import MqttConfig
+from monitor.config.schema import MqttConfig
 from monitor.engine import AlarmView, Snapshot
 from monitor.engine.alarms import AudioState
 from monitor.engine.channel import ChannelView
@@ -287,7 +287,7 @@ async def test_clean_close_sends_the_last_events_then_offline(
 
 CHILD = textwrap.dedent("""
     import asyncio, sys
-    from monitor.config import MqttConfig
+    from monitor.config.schema import MqttConfig
     from monitor.mqtt.connection import MqttSettings
     from monitor.mqtt.publisher import MqttPublisher
 

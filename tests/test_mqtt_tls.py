@@ -11,7 +11,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from monitor.config import MqttConfig
+from monitor.config.schema import MqttConfig
 from monitor.model import Priority
 from monitor.mqtt.connection import MqttSettings
 from monitor.mqtt.topics import Topics

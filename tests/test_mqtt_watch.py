@@ -172,7 +172,7 @@ def _render(snapshot: Any, header: dict[str, Any]) -> str:
 
 STATION_CHILD = textwrap.dedent("""
     import asyncio, sys
-    from monitor.config import MqttConfig
+    from monitor.config.schema import MqttConfig
     from monitor.mqtt.connection import MqttSettings
     from monitor.mqtt.payloads import dumps
     from monitor.mqtt.publisher import MqttPublisher

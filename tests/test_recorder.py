@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 from monitor.errors import CryoGuardError
 from monitor.model import Event, EventType, Reading, Role, Status
-from monitor.recorder import Recorder
-from monitor.session import SessionInput, open_session
-from monitor.session_schema import SCHEMA_VERSION, ChannelInfo, default_session_path
+from monitor.sessions.reader import SessionInput, open_session
+from monitor.sessions.recorder import Recorder
+from monitor.sessions.schema import SCHEMA_VERSION, ChannelInfo, default_session_path
 
 WALL = datetime(2025, 3, 14, 9, 26, 53, 589000, tzinfo=UTC)
 CHANNELS = [

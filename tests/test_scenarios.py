@@ -15,8 +15,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from monitor.engine.spec import Condition
 from monitor.model import Role, Status
-from monitor.spec import Condition
 from simulators.scenarios import SCENARIOS, Scenario
 from simulators.trace import Trace
 

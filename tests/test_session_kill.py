@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 
 from monitor.model import Status
-from monitor.session import open_session
+from monitor.sessions.reader import open_session
 
 COMMON = '''
 import json, sys, time
 from datetime import datetime, UTC
 from monitor.model import Event, EventType, Reading, Status
-from monitor.recorder import Recorder
-from monitor.session_schema import ChannelInfo
+from monitor.sessions.recorder import Recorder
+from monitor.sessions.schema import ChannelInfo
 
 CH = ["n0", "n1", "p0", "s0"]
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.units import (
+from monitor.config.units import (
     UnitError,
     parse_rate_c_per_min,
     parse_rate_c_per_s,

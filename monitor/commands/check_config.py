@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from monitor.config import (
+from monitor.config.schema import (
     AnyDevice,
     Config,
     DconDevice,

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from monitor.commands.session_args import add_session_arguments, start_session
-from monitor.config import Config, parse_config
-from monitor.devices import device_params
+from monitor.config.schema import Config, parse_config
+from monitor.daemon.devices import device_params
 from monitor.errors import UsageError
 
 DEFAULT_SCENARIO = "demo"

@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from monitor.errors import CryoGuardError
 from monitor.model import Status
-from monitor.session import SessionFile, open_session
+from monitor.sessions.reader import SessionFile, open_session
 
 READING_COLUMNS = ("t", "channel", "temp_c", "status", "time")
 EVENT_COLUMNS = ("t", "time", "type", "alarm", "channel", "condition", "category", "priority",

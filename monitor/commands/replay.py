@@ -12,14 +12,20 @@ from collections import Counter
 from datetime import datetime
 from typing import Any, TextIO
 
-from monitor.config import Config, default_config, describe_thresholds, load_config, parse_config
+from monitor.config.schema import (
+    Config,
+    default_config,
+    describe_thresholds,
+    load_config,
+    parse_config,
+)
 from monitor.engine import Engine
 from monitor.errors import ConfigError, UsageError
-from monitor.eventstream import EventWriter
 from monitor.model import Event, EventType, utc_now
 from monitor.outputs.base import Output
-from monitor.replay import ReplaySource, alarm_differences, load_source, replay
-from monitor.replay_view import replay_on_display
+from monitor.outputs.eventstream import EventWriter
+from monitor.replay.core import ReplaySource, alarm_differences, load_source, replay
+from monitor.replay.view import replay_on_display
 
 LOGGED = {EventType.ALARM_RAISED, EventType.ALARM_CLEARED, EventType.ALARM_ACKNOWLEDGED,
           EventType.AUDIO_PAUSED, EventType.AUDIO_RESUMED, EventType.DEVICE_LOST,

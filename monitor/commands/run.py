@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from monitor.commands.session_args import add_session_arguments, start_session
-from monitor.config import load_config, quick_config
-from monitor.devices import device_params
+from monitor.config.schema import load_config, quick_config
+from monitor.daemon.devices import device_params
 from monitor.errors import UsageError
 from monitor.model import Role
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from drivers.params import AnyParams
-from monitor.config import Config
-from monitor.daemon import Daemon, DaemonOptions, SessionClock
+from monitor.config.schema import Config
+from monitor.daemon.shell import Daemon, DaemonOptions, SessionClock
 from monitor.errors import UsageError
 from monitor.outputs.base import Output
 

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
-from monitor.config import MqttConfig, load_config
+from monitor.config.schema import MqttConfig, load_config
 from monitor.errors import CryoGuardError
 from monitor.mqtt.connection import MqttSettings
 from monitor.mqtt.subscriber import follow

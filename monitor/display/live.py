@@ -23,8 +23,8 @@ from typing import Any
 from rich.console import Console
 from rich.live import Live
 
-from monitor.config import DisplayConfig
-from monitor.defaults import CYCLE_FREEZE_S, CYCLE_PASSIVE_THAW_S
+from monitor.config.defaults import CYCLE_FREEZE_S, CYCLE_PASSIVE_THAW_S
+from monitor.config.schema import DisplayConfig
 from monitor.display.bell import PULSE_SPACING_S, BellScheduler
 from monitor.display.keys import Action, cbreak, decode_keys
 from monitor.display.render import blink_phases, render_dashboard

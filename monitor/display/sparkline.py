@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from monitor.defaults import ROLE_DEFAULTS
+from monitor.config.defaults import ROLE_DEFAULTS
 from monitor.engine import Snapshot
+from monitor.engine.spec import Condition, EngineSpec
 from monitor.model import Role
-from monitor.spec import Condition, EngineSpec
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 GAP = " "

@@ -16,9 +16,9 @@ from numpy.typing import NDArray
 
 from monitor.engine.block import F64, I8, I64
 from monitor.engine.hysteresis import ConditionState, transitions
+from monitor.engine.spec import ChannelSpec, Condition, ConditionSpec, Kind, TrendSpec
 from monitor.engine.trend import TrendState
 from monitor.model import Category, Priority, Status
-from monitor.spec import ChannelSpec, Condition, ConditionSpec, Kind, TrendSpec
 
 ABSOLUTE_ZERO_C = -273.15
 HIGHEST_PLAUSIBLE_C = 2000.0  # above every thermocouple type's range

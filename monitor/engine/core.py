@@ -28,8 +28,8 @@ from monitor.engine.cycles import (
     phase_event,
     target_alarm_id,
 )
+from monitor.engine.spec import ChannelSpec, Condition, EngineSpec
 from monitor.model import Category, Event, EventType, Priority, Reading, Role, Status
-from monitor.spec import ChannelSpec, Condition, EngineSpec
 
 OUTPUT_FAILED = "output_failed"
 

@@ -35,8 +35,8 @@ from numpy.typing import NDArray
 
 from monitor.engine.block import F64, I64
 from monitor.engine.channel import PHASE_BEFORE, PHASE_READING
+from monitor.engine.spec import ChannelSpec, Condition, CycleSpec
 from monitor.model import Event, EventType, Priority
-from monitor.spec import ChannelSpec, Condition, CycleSpec
 
 CYCLE_CHANNEL = "cycle"  # the "channel" of the timer alarms: cycle.freeze_target, ...
 TARGET_PRIORITY = Priority.LOW  # a reminder: operator awareness, not a patient risk

@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from monitor.engine.block import F64, I64
-from monitor.spec import TrendSpec
+from monitor.engine.spec import TrendSpec
 
 
 class _Epoch:

@@ -20,7 +20,7 @@ from pathlib import Path
 import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
 
-from monitor.config import MqttConfig
+from monitor.config.schema import MqttConfig
 from monitor.errors import UsageError
 from monitor.mqtt.url import MqttUrl, check_station, parse_mqtt_url
 

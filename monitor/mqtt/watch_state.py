@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.defaults import CYCLE_FREEZE_S, CYCLE_PASSIVE_THAW_S
+from monitor.config.defaults import CYCLE_FREEZE_S, CYCLE_PASSIVE_THAW_S
 from monitor.engine import AlarmView, Snapshot
 from monitor.engine.alarms import AudioState
 from monitor.engine.channel import ChannelView

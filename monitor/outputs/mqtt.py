@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from monitor.config import MqttConfig
+from monitor.config.schema import MqttConfig
 from monitor.engine import AlarmView, Snapshot
 from monitor.model import Priority
 from monitor.mqtt.connection import MqttSettings

@@ -1,7 +1,7 @@
 """Everything a procedure report shows, recomputed by replaying the session through the engine.
 
 The report never trusts a summary written live: it replays the recorded readings and operator
-inputs through the same engine (:func:`monitor.replay.replay`), so its cycles, statistics and
+inputs through the same engine (:func:`monitor.replay.core.replay`), so its cycles, statistics and
 alarm log are the ones live monitoring produced, and it also checks that the replayed alarms
 match the recorded ones.
 """
@@ -16,15 +16,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from monitor.config import Config, default_config, parse_config
+from monitor.config.schema import Config, default_config, parse_config
 from monitor.engine import Engine
 from monitor.engine.cycles import ChannelCycleStats, CycleSummary
+from monitor.engine.spec import ChannelSpec, Condition, ConditionSpec, CycleSpec, Kind
 from monitor.errors import ConfigError, UsageError
 from monitor.model import Event, EventType, Role
-from monitor.replay import alarm_differences, load_source, replay
-from monitor.session import open_session
-from monitor.session_schema import ChannelInfo
-from monitor.spec import ChannelSpec, Condition, ConditionSpec, CycleSpec, Kind
+from monitor.replay.core import alarm_differences, load_source, replay
+from monitor.sessions.reader import open_session
+from monitor.sessions.schema import ChannelInfo
 
 DEFAULTS_DOC = "docs/clinical-defaults.md"
 LEVEL_CONDITIONS = (Condition.BELOW_WARNING, Condition.BELOW_CRITICAL, Condition.FREEZING)

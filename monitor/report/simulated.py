@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from monitor.config import Config, parse_config
+from monitor.config.schema import Config, parse_config
 from monitor.engine import Engine
+from monitor.engine.inputs import apply_input
 from monitor.errors import CryoGuardError
-from monitor.inputs import apply_input
 from monitor.model import Event, EventType, Reading, Status
-from monitor.recorder import Recorder
-from monitor.session_schema import ChannelInfo
+from monitor.sessions.recorder import Recorder
+from monitor.sessions.schema import ChannelInfo
 
 WALL_START = datetime(2025, 3, 14, 8, 30, tzinfo=UTC)
 MAX_PENDING = 100_000  # readings handed to the recorder and not yet written

@@ -18,7 +18,7 @@ called from the writer thread (or, if the writer is stuck inside a system call, 
 caller's thread): the daemon must hand them to its loop with ``call_soon_threadsafe``.
 
 Sequence numbers: readings, inputs and events share one counter, assigned in call order (see
-:mod:`monitor.session_schema`).
+:mod:`monitor.sessions.schema`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from typing import Any, NamedTuple
 
 from monitor.errors import CryoGuardError
 from monitor.model import Event, Reading, utc_now
-from monitor.session_schema import (
+from monitor.sessions.schema import (
     APPLICATION_ID,
     ChannelInfo,
     channel_row,

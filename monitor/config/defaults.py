@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from monitor.engine.spec import Condition, ConditionSpec
 from monitor.model import Priority, Role
-from monitor.spec import Condition, ConditionSpec
 
 H, M, L = Priority.HIGH, Priority.MEDIUM, Priority.LOW
 

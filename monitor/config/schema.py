@@ -1,12 +1,12 @@
 """The TOML configuration: pydantic models, loading with every problem listed, engine spec.
 
-Numbers come from :mod:`monitor.defaults` (the single source of default thresholds); a config
+Numbers come from :mod:`monitor.config.defaults` (the single source of default thresholds); a config
 file overrides them per key, first per role (``[roles.<role>.<condition>]``) and then per
 channel (``alarms``). Loading never raises anything but :class:`~monitor.errors.ConfigError`,
 which lists every problem as ``field.path: message (got <bad value>)``.
 
-Defaults not in :mod:`monitor.defaults` (devices, cycles detection, outputs) are the constants
-below; each is listed with its source or reason in ``docs/clinical-defaults.md``.
+Defaults not in :mod:`monitor.config.defaults` (devices, cycles detection, outputs) are the
+constants below; each is listed with its source or reason in ``docs/clinical-defaults.md``.
 """
 
 from __future__ import annotations
@@ -32,10 +32,16 @@ from pydantic import (
     model_validator,
 )
 
-from monitor import defaults
-from monitor.errors import ConfigError
-from monitor.model import Priority, Role
-from monitor.spec import (
+from monitor.config import defaults
+from monitor.config.units import (
+    UnitError,
+    parse_rate_c_per_min,
+    parse_rate_c_per_s,
+    parse_seconds,
+    parse_temperature_c,
+    parse_temperature_delta_c,
+)
+from monitor.engine.spec import (
     ChannelSpec,
     Condition,
     ConditionSpec,
@@ -44,14 +50,8 @@ from monitor.spec import (
     Kind,
     TrendSpec,
 )
-from monitor.units import (
-    UnitError,
-    parse_rate_c_per_min,
-    parse_rate_c_per_s,
-    parse_seconds,
-    parse_temperature_c,
-    parse_temperature_delta_c,
-)
+from monitor.errors import ConfigError
+from monitor.model import Priority, Role
 
 # Defaults that are engineering choices (docs/clinical-defaults.md gives the reasons) -------
 

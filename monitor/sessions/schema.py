@@ -48,8 +48,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from monitor.engine.spec import ChannelSpec
 from monitor.model import Role
-from monitor.spec import ChannelSpec
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x43475331  # "CGS1": lets a reader tell a session file from any SQLite file

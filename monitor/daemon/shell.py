@@ -24,16 +24,16 @@ from typing import IO, Any
 
 from drivers.params import AnyParams
 from drivers.runner import run_device
-from monitor.config import Config, describe_thresholds
+from monitor.config.schema import Config, describe_thresholds
 from monitor.display.sparkline import spec_levels
 from monitor.engine import Engine, ReadingBlock, Snapshot
+from monitor.engine.inputs import MARKS, apply_input
 from monitor.errors import CryoGuardError
-from monitor.inputs import MARKS, apply_input
 from monitor.model import Event, EventType, Priority, Reading, record_line, utc_now
 from monitor.outputs.base import Output
 from monitor.outputs.threaded import ThreadedLineWriter
-from monitor.recorder import Recorder
-from monitor.session_schema import ChannelInfo, InputKind, default_session_path
+from monitor.sessions.recorder import Recorder
+from monitor.sessions.schema import ChannelInfo, InputKind, default_session_path
 
 TICK_S = 0.1  # staleness and timers are checked ten times a second (engineering choice)
 SNAPSHOT_S = 0.1  # outputs get the latest state at most ten times a second

@@ -11,7 +11,7 @@ from typing import Any
 
 from monitor.engine import Engine
 from monitor.model import Event
-from monitor.session_schema import InputKind
+from monitor.sessions.schema import InputKind
 
 MARKS = ("freeze", "thaw", "active-thaw", "end")
 

@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from monitor.csvsource import read_csv
 from monitor.engine import Engine, ReadingBlock
 from monitor.engine.block import F64, I8, I32, I64
+from monitor.engine.inputs import apply_input
 from monitor.errors import CryoGuardError, UsageError
-from monitor.inputs import apply_input
 from monitor.model import Event, EventType
-from monitor.session import SessionInput, open_session
+from monitor.replay.csvsource import read_csv
+from monitor.sessions.reader import SessionInput, open_session
 
 MAX_BLOCK = 1 << 18  # readings per engine call at full speed: bounded memory, same events
 SQLITE_MAGIC = b"SQLite format 3\x00"

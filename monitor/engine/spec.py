@@ -1,7 +1,8 @@
 """What the engine needs to know, resolved: one immutable spec per channel and condition.
 
-The config layer (``monitor.config``) turns a TOML file into an :class:`EngineSpec`; the engine
-never reads files. Quick mode builds the same spec from :mod:`monitor.defaults` alone.
+The config layer (``monitor.config.schema``) turns a TOML file into an :class:`EngineSpec`;
+the engine never reads files. Quick mode builds the same spec from
+:mod:`monitor.config.defaults` alone.
 """
 
 from __future__ import annotations
@@ -178,7 +179,7 @@ class EngineSpec:
 
     def spec_for_unknown(self, channel_id: str) -> ChannelSpec:
         """A channel that appears in the data but not in the config is monitored, never ignored."""
-        from monitor.defaults import role_conditions
+        from monitor.config.defaults import role_conditions
 
         conditions = self.role_conditions.get(self.unknown_channel_role)
         if conditions is None:

@@ -17,7 +17,7 @@ from typing import Any
 from monitor.engine import Engine, Snapshot
 from monitor.model import Event, Priority
 from monitor.outputs.base import Output
-from monitor.replay import Pacer, ReplayResult, ReplaySource, replay
+from monitor.replay.core import Pacer, ReplayResult, ReplaySource, replay
 
 SNAPSHOT_S = 0.1
 

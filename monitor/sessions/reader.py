@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from monitor.errors import CryoGuardError
 from monitor.model import Reading, Status
-from monitor.session_schema import (
+from monitor.sessions.schema import (
     APPLICATION_ID,
     SCHEMA_VERSION,
     TABLES,
@@ -43,7 +43,7 @@ _BLOCK = 4096
 
 @dataclass(frozen=True, slots=True)
 class SessionInput:
-    """One recorded non-reading engine input (see :class:`monitor.session_schema.InputKind`)."""
+    """One recorded non-reading engine input (see :class:`monitor.sessions.schema.InputKind`)."""
 
     seq: int
     t: float

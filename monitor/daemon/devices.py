@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drivers.params import AnyParams, DconParams, LineParams, ModbusParams
 from drivers.types import Key
-from monitor.config import Config, DconDevice, LineDevice, ModbusDevice
+from monitor.config.schema import Config, DconDevice, LineDevice, ModbusDevice
 
 
 def device_params(config: Config, *, learn_channels: bool = False) -> list[AnyParams]:

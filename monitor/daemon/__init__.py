@@ -1,0 +1,1 @@
+"""The monitoring daemon: devices in, alarms out, every output behind its own queue."""

@@ -1,4 +1,9 @@
-"""The event stream: JSON Lines, one object per event, flushed per event (DESIGN.md)."""
+"""The event stream: JSON Lines, one object per event, flushed per event (docs/architecture.md).
+
+``--events-out FILE`` never mixes two sessions silently: an existing non-empty file is refused
+unless ``--append`` is given (then new lines go at its end). A new file is private (0600) and a
+symlink is never followed (:mod:`monitor.files`).
+"""
 
 from __future__ import annotations
 
@@ -7,29 +12,42 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from monitor.errors import CryoGuardError
+from monitor.errors import CryoGuardError, UsageError
+from monitor.files import UnsafePathError, open_private_text
 from monitor.model import Event, record_line
 
 
-class EventWriter:
-    """Writes events to a file or to standard output (``-``)."""
+def open_event_stream(target: str, *, append: bool = False,
+                      stdout: IO[str] | None = None) -> tuple[IO[str], bool]:
+    """The stream for ``--events-out TARGET`` and whether the caller owns (closes) it.
 
-    def __init__(self, target: str, wall_start: datetime | None) -> None:
+    ``-`` is standard output. Raises :class:`UsageError` (exit 2) for an existing non-empty
+    file without ``append`` or a symlink, :class:`CryoGuardError` when it cannot be opened.
+    """
+    if target == "-":
+        return (stdout if stdout is not None else sys.stdout), False
+    path = Path(target)
+    try:
+        if not append and path.is_file() and path.stat().st_size > 0:
+            raise UsageError(f"--events-out {target}: the file exists and is not empty; "
+                             "add --append to add to it, or choose another file")
+        return open_private_text(path, exclusive=False, append=True), True
+    except UnsafePathError as exc:
+        raise UsageError(f"--events-out: {exc}") from exc
+    except OSError as exc:
+        raise CryoGuardError(f"cannot write events to {target}: "
+                             f"{exc.strerror or exc}") from exc
+
+
+class EventWriter:
+    """Writes events to a file or to standard output (``-``), synchronously (replay)."""
+
+    def __init__(self, target: str, wall_start: datetime | None, *,
+                 append: bool = False) -> None:
         self.target = target
         self.wall_start = wall_start
         self.count = 0
-        if target == "-":
-            self._stream: IO[str] = sys.stdout
-            self._owned = False
-        else:
-            try:
-                path = Path(target)
-                if path.parent != Path():
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                self._stream = path.open("a", encoding="utf-8")
-            except OSError as exc:
-                raise CryoGuardError(f"cannot write events to {target}: {exc}") from exc
-            self._owned = True
+        self._stream, self._owned = open_event_stream(target, append=append)
 
     def write(self, event: Event) -> dict[str, Any]:
         record = event.to_record(self.wall_start)

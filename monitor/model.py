@@ -102,6 +102,8 @@ class EventType(enum.StrEnum):
     AUDIO_RESUMED = "audio.resumed"
     CYCLE_PHASE = "cycle.phase"
     CYCLE_MARK = "cycle.mark"
+    INTERVENTION = "intervention"  # CO2 or warm saline injected near the nerve
+    NOTE = "note"  # free text from the operator
 
 
 ALARM_EVENT_TYPES = frozenset(

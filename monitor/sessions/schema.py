@@ -100,7 +100,8 @@ class InputKind(enum.StrEnum):
 
     Payloads: ``ack`` ``{"alarm": name or null}``; ``pause`` ``{}``; ``mark`` ``{"mark":
     "freeze"|"thaw"|"active-thaw"|"end"}``; ``device.connected`` / ``device.lost``
-    ``{"device": id, ...}``; ``device.bad_data`` ``{"device": id, "detail": text, ...}``.
+    ``{"device": id, ...}``; ``device.bad_data`` ``{"device": id, "detail": text, ...}``;
+    ``intervention`` ``{"kind": "co2"|"saline", "by": ...}``; ``note`` ``{"text": ..., "by": ...}``.
     """
 
     ACK = "ack"
@@ -109,6 +110,8 @@ class InputKind(enum.StrEnum):
     DEVICE_CONNECTED = "device.connected"
     DEVICE_LOST = "device.lost"
     DEVICE_BAD_DATA = "device.bad_data"
+    INTERVENTION = "intervention"
+    NOTE = "note"
 
 
 @dataclass(frozen=True, slots=True)

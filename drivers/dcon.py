@@ -2,7 +2,10 @@
 
 Pure functions only; the polling device lives in :mod:`drivers.dcon_device`. Reply parsing
 never raises: anything it cannot read (bad checksum, ``?AA``, noise) is bad data, and the
-burn-out and over/under-range codes of both module generations become statuses.
+burn-out and over/under-range codes of both module generations become statuses. A ``#AA``
+reply is read field by field from the left, so every field keeps its channel position
+whatever its width (docs/devices.md, "DCON"): 7-character values, the classic 5-character
+``+9999``/``-0000`` codes, and 7 spaces for a disabled ADAM-4018+ channel.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ BAUD_CODES: dict[str, int] = {
     "09": 57600, "0A": 115200,
 }
 
-# Thermocouple input type codes → (letter, low °C, high °C). ADAM-4018 spans (PROTOCOLS.md
-# §2.1); ICP DAS I-7018/M-7018 modules linearise the full NIST span of each type.
+# Thermocouple input type codes → (letter, low °C, high °C). ADAM-4018 spans and ICP DAS
+# I-7018/M-7018 spans (the full NIST span of each type): sources in docs/devices.md.
 ADAM_TC_TYPES: dict[str, tuple[str, float, float]] = {
     "0E": ("J", 0.0, 760.0), "0F": ("K", 0.0, 1370.0), "10": ("T", -100.0, 400.0),
     "11": ("E", 0.0, 1000.0), "12": ("R", 500.0, 1750.0), "13": ("S", 500.0, 1750.0),
@@ -120,6 +123,11 @@ def reply_problem(body: str) -> str | None:
 
 # Reading replies --------------------------------------------------------------------------
 
+CLASSIC_CODES = ("+9999", "-0000")  # ADAM-4000 engineering-units over / under range
+DISABLED = " " * FIELD_WIDTH  # an ADAM-4018+ channel switched off with $AA5VV
+_FIELD = re.compile(r"[+-](?:\d{6}|\d+\.\d+)")
+
+
 def field_value(index: int, text: str) -> ParsedValue:
     """One signed field → a value or a status (burn-out, over/under, bad data)."""
     word = text.strip()
@@ -137,44 +145,67 @@ def field_value(index: int, text: str) -> ParsedValue:
     return ok(index, value)
 
 
-def split_fields(data: str) -> list[tuple[int, str]] | None:
-    """Fields of a ``>`` reply as (channel index, text); None when the layout is unreadable.
+def split_fields(data: str) -> tuple[list[tuple[int, str]], int] | None:
+    """Fields of a ``>`` reply as (channel position, text) plus the number of positions.
 
-    Fixed 7-character fields are tried first, so a blank field (a disabled ADAM-4018+
-    channel) keeps the later channels at their positions; otherwise split at each sign.
+    Read from the left: 7 spaces are a disabled channel (a position with no field); a
+    5-character ``+9999``/``-0000`` followed by the next field's sign, a blank field or the
+    end is a classic range code; anything else must be a 7-character signed number. None
+    when any part does not fit, since then no later position can be trusted.
     """
     if not data:
         return None
-    if len(data) % FIELD_WIDTH == 0:
-        chunks = [data[i:i + FIELD_WIDTH] for i in range(0, len(data), FIELD_WIDTH)]
-        if all(c.isspace() or (c[0] in "+-" and not any(ch in "+-" for ch in c[1:]))
-               for c in chunks):
-            return [(i, c) for i, c in enumerate(chunks) if not c.isspace()]
-    if data.lstrip()[:1] not in ("+", "-"):
-        return None
-    starts = [i for i, ch in enumerate(data) if ch in "+-"]
-    ends = [*starts[1:], len(data)]
-    return [(i, data[s:e]) for i, (s, e) in enumerate(zip(starts, ends, strict=True))]
+    fields: list[tuple[int, str]] = []
+    pos = index = 0
+    while pos < len(data):
+        if data.startswith(DISABLED, pos):
+            pos += FIELD_WIDTH
+        elif data[pos:pos + 5] in CLASSIC_CODES and (
+                pos + 5 == len(data) or data[pos + 5] in "+- "):
+            fields.append((index, data[pos:pos + 5]))
+            pos += 5
+        elif len(data) - pos >= FIELD_WIDTH and _FIELD.fullmatch(data[pos:pos + FIELD_WIDTH]):
+            fields.append((index, data[pos:pos + FIELD_WIDTH]))
+            pos += FIELD_WIDTH
+        else:
+            return None
+        index += 1
+    return fields, index
 
 
-def parse_read_reply(reply: bytes, *, with_checksum: bool = False) -> ParsedScan:
-    """Parse the reply to ``#AA``; never raises."""
+def parse_read_reply(reply: bytes, *, with_checksum: bool = False,
+                     positions: int | None = None) -> ParsedScan:
+    """Parse the reply to ``#AA``; never raises.
+
+    ``positions`` is the number of channel positions this module's replies have (learned
+    from its first good reply): a reply with another count is bad data as a whole.
+    """
     body, problem = unframe(reply, with_checksum=with_checksum)
     if body is None:
         return bad_frame(problem or "unreadable reply")
     problem = reply_problem(body)
     if problem is not None:
         return bad_frame(problem)
-    fields = split_fields(body[1:])
+    split = split_fields(body[1:])
+    if split is None:
+        return bad_frame(f"reply does not split into channel fields: {body[:72]!r}")
+    fields, count = split
+    if positions is not None and count != positions:
+        return bad_frame(f"reply with {count} channel positions where this module sends "
+                         f"{positions}: {body[:72]!r}")
     if not fields:
-        return bad_frame(f"no channel fields in reply {body[:40]!r}")
+        return bad_frame(f"every channel disabled in reply {body[:72]!r}")
     values = tuple(field_value(i, text) for i, text in fields)
-    if all(v.status is Status.BAD_DATA for v in values):
-        return bad_frame(f"no readable field in reply {body[:40]!r}")
-    notes = tuple(f"bad field {text.strip()!r} for channel {i}"
-                  for (i, text), v in zip(fields, values, strict=True)
-                  if v.status is Status.BAD_DATA)
-    return ParsedScan(values, notes)
+    return ParsedScan(values, ())
+
+
+def reply_positions(reply: bytes, *, with_checksum: bool = False) -> int | None:
+    """The number of channel positions in a good ``#AA`` reply (None if it is not one)."""
+    body, _ = unframe(reply, with_checksum=with_checksum)
+    if body is None or reply_problem(body) is not None:
+        return None
+    split = split_fields(body[1:])
+    return None if split is None else split[1]
 
 
 # Module information -----------------------------------------------------------------------
@@ -200,6 +231,10 @@ class DconConfig:
     def data_format(self) -> str:
         return ("engineering units", "% of FSR", "two's complement hex", "ohms")[
             self.format_code & 0x03]
+
+    @property
+    def engineering_units(self) -> bool:
+        return self.format_code & 0x03 == 0
 
     def describe(self) -> str:
         baud = self.baudrate or f"code {self.baud_code}"

@@ -16,6 +16,9 @@ from drivers import modbus_map
 from drivers.line import LineSettings
 from drivers.types import Key
 
+DCON_FORMATS = ("auto", "engineering")
+MODBUS_FORMATS = ("auto", "engineering", "hex")
+
 
 def _positive(name: str, value: float) -> None:
     if not (math.isfinite(value) and value > 0):
@@ -51,20 +54,26 @@ class LineParams(DeviceParams):
     tc_type: str | None = None
     cjc_c: float | None = None
     cjc_channel: Key | None = None
+    channel_tc_types: Mapping[str, str] = field(default_factory=dict)
+    scan_width: int | None = None
+    checksum: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.settings()  # raises ValueError naming what is missing
 
     def settings(self) -> LineSettings:
-        """Parser settings; a ``cjc_channel`` naming a channel id is turned into its key."""
+        """Parser settings; channel ids (cold junction, per-channel types) become scan keys."""
         cj: Key | None = self.cjc_channel
         if cj is not None:
             for key, channel in self.channel_map.items():
                 if channel == cj:
                     cj = key
                     break
-        return LineSettings(self.units, self.tc_type, self.cjc_c, cj).validated()
+        types = {key: self.channel_tc_types[channel] for key, channel in self.channel_map.items()
+                 if channel in self.channel_tc_types}
+        return LineSettings(self.units, self.tc_type, self.cjc_c, cj, types, self.scan_width,
+                            self.checksum).validated()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,11 +87,19 @@ class DconParams(DeviceParams):
     timeout_s: float = 0.3
     max_timeouts: int = 3
     lost_after_s: float = 1.0
+    data_format: str = "auto"  # "auto": confirmed by $AA2; "engineering": the site's word
+    config_attempts: int = 3
+    tc_types: Mapping[str, str] = field(default_factory=dict)  # channel id → configured type
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not 0 <= self.address <= 0xFF:
             raise ValueError(f"device {self.id}: DCON address must be 0..255")
+        if self.data_format not in DCON_FORMATS:
+            raise ValueError(f"device {self.id}: data_format must be one of "
+                             f"{', '.join(DCON_FORMATS)}, got {self.data_format!r}")
+        if self.config_attempts < 1:
+            raise ValueError(f"device {self.id}: config_attempts must be >= 1")
         _positive("poll_interval_s", self.poll_interval_s)
         _positive("timeout_s", self.timeout_s)
         _positive("lost_after_s", self.lost_after_s)
@@ -106,9 +123,20 @@ class ModbusParams(DeviceParams):
     under_value: int | None = 0x8000
     cjc_register: int | None = None
     cjc_scale: float = 0.01
+    data_format: str = "auto"  # "auto": read coil format_coil; "engineering" / "hex": the site's
+    format_coil: int | None = modbus_map.M7018_FORMAT_COIL
+    type_register: int | None = modbus_map.M7018_TYPE_REGISTER
+    tc_types: Mapping[str, str] = field(default_factory=dict)  # channel id → configured type
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.data_format not in MODBUS_FORMATS:
+            raise ValueError(f"device {self.id}: data_format must be one of "
+                             f"{', '.join(MODBUS_FORMATS)}, got {self.data_format!r}")
+        if self.data_format == "auto" and (self.format_coil is None
+                                           or self.type_register is None):
+            raise ValueError(f"device {self.id}: data_format = 'auto' reads the format coil "
+                             "and the type register; give both or set data_format")
         if not 0 <= self.unit_id <= 247:
             raise ValueError(f"device {self.id}: unit_id must be 0..247")
         _positive("poll_interval_s", self.poll_interval_s)

@@ -68,9 +68,26 @@ def test_blank_disabled_channel_keeps_later_positions() -> None:
     assert triples(scan) == [(0, 25.1, Status.OK), (2, -3.4, Status.OK)]
 
 
-def test_short_fields_are_split_at_signs() -> None:
-    scan = dcon.parse_read_reply(b">+25.1-3.4 +888888\r")
-    assert triples(scan) == [(0, 25.1, Status.OK), (1, -3.4, Status.OK), (2, None, Status.OPEN)]
+def test_fields_that_fit_no_width_make_the_whole_reply_bad() -> None:
+    """Splitting at signs would guess positions: a reply that does not fit is bad data."""
+    for reply in (b">+25.1-3.4 +888888\r", b">+0025.1+003.4\r", b">+0025.1   \r",
+                  b">FF5D0000\r"):
+        scan = dcon.parse_read_reply(reply)
+        assert scan.is_bad and "split" in scan.notes[0], reply
+
+
+def test_classic_codes_and_disabled_channels_keep_positions() -> None:
+    scan = dcon.parse_read_reply(b">+0023.4-0000       +9999+0046.0-0000.5+9999.9\r")
+    assert triples(scan) == [
+        (0, 23.4, Status.OK), (1, None, Status.UNDER_RANGE), (3, None, Status.OVER_RANGE),
+        (4, 46.0, Status.OK), (5, -0.5, Status.OK), (6, None, Status.OVER_RANGE)]
+    assert dcon.reply_positions(b">+0023.4-0000       +9999+0046.0\r") == 5
+
+
+def test_reply_with_another_number_of_positions_is_bad() -> None:
+    scan = dcon.parse_read_reply(b">+0023.4+0046.0\r", positions=3)
+    assert scan.is_bad and "2 channel positions" in scan.notes[0]
+    assert not dcon.parse_read_reply(b">+0023.4       +0046.0\r", positions=3).is_bad
 
 
 def test_checksum_good_and_bad() -> None:
@@ -88,8 +105,9 @@ def test_checksum_good_and_bad() -> None:
 @pytest.mark.parametrize(("reply", "words"), [
     (b"?01\r", "rejected"),
     (b"!01\r", "unexpected"),
-    (b">\r", "no channel"),
-    (b">abc\r", "no channel"),
+    (b">\r", "split"),
+    (b">abc\r", "split"),
+    (b">" + b" " * 14 + b"\r", "every channel disabled"),
     (b">+0025.1\r>+0025.1\r", "several frames"),
     (b">+00\xff25.1\r", "non-ASCII"),
     (b">+0025.1\x00\r", "control"),
@@ -380,11 +398,11 @@ async def test_late_reply_is_never_taken_for_the_next_poll(pty: PtyLink) -> None
     sink = CollectingSink()
     async with driving(params_for(pty, poll_interval_s=0.2, timeout_s=0.05), sink):
         assert await sink.wait_for("scan", 1, timeout_s=3)
-        module.values = [99.0]
+        module.values = [99.0, 99.0, 99.0]
         module.delay_s = 0.09  # answers, but too late: after the timeout, before the next poll
         assert await sink.wait_until(
             lambda s: sum("no reply" in e.detail for e in s.of("bad_data")) >= 2, 2)
-        module.values = [11.0]
+        module.values = [11.0, 11.0, 11.0]
         module.delay_s = 0.0
         assert await sink.wait_until(
             lambda s: any(r.temp_c == 11.0 for e in s.of("scan") for r in e.readings), 2)

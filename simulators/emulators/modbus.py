@@ -1,11 +1,13 @@
 """The ``modbus`` device: a pymodbus RTU server with the M-7018 register map.
 
 Input registers 30001-30008 (addresses 0-7, mirrored in holding registers 40001-40008) hold
-channels 0-7 as signed int16 in 0.1 °C; 0x7FFF = open (an open input drives up-scale, so
-over-range reads the same), 0x8000 = under-range or short; CJC at 30129 (address 128) in
-0.01 °C. pymodbus's server needs a serial device, so it runs on a private pty and a byte relay
-joins that pty to the published :class:`PtyLink`; the relay is where unplug, silence, garbage
-and cut frames are injected.
+channels 0-7 as signed int16 in 0.1 °C (engineering format: coil 00269 reads 1); 0x7FFF =
+open (an open input drives up-scale, so over-range reads the same), 0x8000 = under-range or
+short; CJC at 30129 (address 128) in 0.01 °C; the input type code (0x10, type T) at holding
+register 40487. Like a real RTU slave it stays silent for requests to other unit ids.
+pymodbus's server needs a serial device, so it runs on a private pty and a byte relay joins
+that pty to the published :class:`PtyLink`; the relay is where unplug, silence, garbage and
+cut frames are injected.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ UNDER_WORD = 0x8000
 CJC_ADDRESS = 128
 CJC_C = 23.5  # engineering choice: a room-temperature terminal block
 N_INPUTS = 8
+FORMAT_COIL_ADDRESS = 268  # coil 00269: 1 = engineering format
+TYPE_CODE_ADDRESS = 486  # holding register 40487: input type code
+TYPE_CODE_T = 0x10  # type T thermocouple, -270..400 °C on ICP DAS modules
 TICK_S = 0.05
 
 
@@ -51,16 +56,21 @@ def registers(scan: Scan) -> list[int]:
 def _device(player: Player, clock: SessionClock, unit_id: int) -> SimDevice:
     async def action(function_code: int, start_address: int, address: int, count: int,
                      current: list[int], set_values: list[int] | list[bool] | None) -> None:
-        if function_code in (3, 4):
+        if function_code in (3, 4) and start_address == 0:
             current[0:N_INPUTS] = registers(player.scan(clock.now()))
             current[CJC_ADDRESS] = round(CJC_C * 100)
         return None
 
-    words = [0] * (CJC_ADDRESS + 1)
+    words = [0] * (TYPE_CODE_ADDRESS + 1)
+    words[CJC_ADDRESS] = round(CJC_C * 100)
+    words[TYPE_CODE_ADDRESS] = TYPE_CODE_T
+    coils = [False] * (FORMAT_COIL_ADDRESS + 1)
+    coils[FORMAT_COIL_ADDRESS] = True
     block = [SimData(0, values=words, datatype=DataType.REGISTERS)]
-    bits = [SimData(0, count=16, values=False, datatype=DataType.BITS)]
-    return SimDevice(id=unit_id, simdata=(bits, list(bits), block, list(block)),
-                     action=action)
+    bits = [SimData(0, values=coils, datatype=DataType.BITS)]
+    return SimDevice(id=unit_id, simdata=(bits, [SimData(0, count=16, values=False,
+                                                         datatype=DataType.BITS)],
+                                          block, list(block)), action=action)
 
 
 async def serve_modbus(player: Player, link: PtyLink, clock: SessionClock,
@@ -74,7 +84,8 @@ async def serve_modbus(player: Player, link: PtyLink, clock: SessionClock,
     tty.setraw(slave)
     os.set_blocking(master, False)
     server = ModbusSerialServer(_device(player, clock, unit_id), framer=FramerType.RTU,
-                                port=os.ttyname(slave), baudrate=baudrate)
+                                port=os.ttyname(slave), baudrate=baudrate,
+                                ignore_missing_devices=True)
     try:
         await server.serve_forever(background=True)
         await _relay(player, link, clock, master)

@@ -274,6 +274,12 @@ async def test_modbus_registers_through_pymodbus_client(tmp_path: Path) -> None:
             assert [v.temp_c for v in parsed.values[:3]] == pytest.approx(list(trace.values[i]))
             assert parsed.values[3].temp_c == pytest.approx(23.5)
             assert rr.registers[3:] == [0x7FFF] * 5  # nothing connected: open inputs
+            fmt = await client.read_coils(268, count=1, device_id=1)
+            assert fmt.bits[0] is True  # coil 00269: engineering format
+            kind = await client.read_holding_registers(486, count=1, device_id=1)
+            assert kind.registers == [0x10]  # 40487: type T
+            with pytest.raises(Exception):  # noqa: B017 - another unit: silence, a timeout
+                await client.read_input_registers(0, count=3, device_id=2)
             clock.now = 45.0
             rr = await client.read_input_registers(0, count=3, device_id=1)
             assert rr.registers[1] == 0x7FFF

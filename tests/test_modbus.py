@@ -90,15 +90,25 @@ def test_encoded_temperatures_decode_exactly(temps: list[float]) -> None:
 # pymodbus server as the peer ---------------------------------------------------------------------
 
 class Peer:
-    """An M-7018-like unit served by pymodbus; registers set from the test."""
+    """An M-7018-like unit served by pymodbus; registers set from the test.
+
+    Engineering format (coil 00269 set) and type T (40487 = 0x10), as the driver checks.
+    """
 
     def __init__(self, port: str) -> None:
         self.registers: dict[int, int] = {0: 215, 1: (-32) & 0xFFFF, 2: 0x7FFF, 128: 2300}
         self.exception: ExcCodes | None = None
         self.delay_s = 0.0
         self.reads = 0
-        device = SimDevice(1, simdata=[SimData(0, count=200, values=0,
-                                               datatype=DataType.REGISTERS)],
+        words = [0] * 487
+        words[486] = 0x10
+        coils = [False] * 269
+        coils[268] = True
+        block = [SimData(0, values=words, datatype=DataType.REGISTERS)]
+        device = SimDevice(1, simdata=([SimData(0, values=coils, datatype=DataType.BITS)],
+                                       [SimData(0, count=16, values=False,
+                                                datatype=DataType.BITS)],
+                                       block, list(block)),
                            action=self._action)
         self.server = ModbusSerialServer(device, framer=FramerType.RTU, port=port,
                                          baudrate=9600)
@@ -109,6 +119,8 @@ class Peer:
         self.reads += 1
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
+        if fc != 4:
+            return None
         for addr, value in self.registers.items():
             if 0 <= addr - start < len(regs):
                 regs[addr - start] = value

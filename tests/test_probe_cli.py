@@ -149,9 +149,13 @@ def test_probe_modbus_unit() -> None:
     done = asyncio.Event()
 
     async def serve() -> None:
-        values = [215, (-32) & 0xFFFF, 0x7FFF] + [0] * 197
-        device = SimDevice(1, simdata=[SimData(0, values=values,
-                                               datatype=DataType.REGISTERS)])
+        values = [215, (-32) & 0xFFFF, 0x7FFF] + [0] * 484
+        values[486] = 0x10  # 40487: type T
+        coils = [False] * 268 + [True]  # 00269: engineering format
+        block = [SimData(0, values=values, datatype=DataType.REGISTERS)]
+        device = SimDevice(1, simdata=([SimData(0, values=coils, datatype=DataType.BITS)],
+                                       [SimData(0, count=16, values=False,
+                                                datatype=DataType.BITS)], block, list(block)))
         server = ModbusSerialServer(device, framer=FramerType.RTU, port=url)
         task = asyncio.create_task(server.serve_forever())
         await asyncio.sleep(0.1)

@@ -201,14 +201,16 @@ async def test_bad_data_never_stops_the_reader(pty: PtyLink) -> None:
         await asyncio.sleep(0.1)
         pty.write(b"sync\n")
         await asyncio.sleep(0.05)
-        pty.write(b"\xff\xfe garbage \x00\n" + b"9" * 9000 + b"\n1,OPEN,x\n# note\n2,3\n")
+        pty.write(b"\xff\xfe garbage \x00\n" + b"9" * 9000 + b"\n1,OPEN,x\n# note\n"
+                  + b"1,OPEN,ERR\n" * 3 + b"2,3,5\n")
         assert await sink.wait_for("scan", 2, timeout_s=2)
     bad = [e.detail for e in sink.of("bad_data")]
-    assert any("unreadable" in d for d in bad) and any("longer than" in d for d in bad)
-    first, second = (e.readings for e in sink.of("scan"))
+    assert any("outside the line grammar" in d for d in bad)
+    assert any("longer than" in d for d in bad) and any("bad value 'x'" in d for d in bad)
+    first, second = (e.readings for e in sink.of("scan"))  # the third line fixed the shape
     assert [(r.channel, r.temp_c, r.status) for r in first] == [
         ("seq", 1.0, Status.OK), ("L4R", None, Status.OPEN), ("ch2", None, Status.BAD_DATA)]
-    assert [r.temp_c for r in second] == [2.0, 3.0]
+    assert [r.temp_c for r in second] == [2.0, 3.0, 5.0]
 
 
 async def test_socket_url_and_end_of_file() -> None:
@@ -219,7 +221,7 @@ async def test_socket_url_and_end_of_file() -> None:
         with contextlib.suppress(asyncio.CancelledError, ConnectionError):
             await asyncio.sleep(0.1)
             writer.write(b"\n")  # the driver starts reading at a newline
-            for i in range(3):
+            for i in range(4):
                 await asyncio.sleep(0.05)
                 writer.write(f"L4R={10 + i}\n".encode())
             await writer.drain()
@@ -236,7 +238,8 @@ async def test_socket_url_and_end_of_file() -> None:
     finally:
         server.close()
         await server.wait_closed()
-    assert [r.temp_c for r in sink.of("scan")[0].readings] == [10.0]
+    # The shape is fixed by the first three lines; the third is the first scan.
+    assert [r.temp_c for r in sink.of("scan")[0].readings] == [12.0]
     assert sink.of("scan")[0].readings[0].channel == "L4R"
     assert "end of file" in sink.of("lost")[0].detail
 

@@ -44,11 +44,17 @@ def summary(config: Config, source: str) -> list[str]:
         lines.append(f"  {device.id}: {device.protocol} on {device.port} at "
                      f"{device.baudrate} baud{_device_detail(device)}")
     lines.append(f"channels: {len(config.channels) or 'none (named ch0, ch1, ... from the scan)'}")
+    from monitor.daemon.devices import channel_tc_types
+    tc_types = channel_tc_types(config)
     for channel in config.channels:
         label = f"  {channel.label}" if channel.label else ""
         override = "  [overrides]" if any(True for _ in channel.alarms.items()) else ""
+        tc = tc_types.get(channel.id)
+        device = config.device(channel.device)
+        tc_text = (f"  type {tc}" if tc else "  type: the module's"
+                   if device is not None and device.protocol != "line" else "")
         lines.append(f"  {channel.id:<8} {channel.role.value:<9} {channel.device}[{channel.index}]"
-                     f"{label}{override}")
+                     f"{tc_text}{label}{override}")
     cycles = config.cycles
     active = f", active thaw {cycles.active_thaw_s:g} s" if cycles.active_thaw_s else ""
     lines.append(f"cycles: freeze {cycles.freeze_s:g} s, passive thaw {cycles.passive_thaw_s:g} s, "
@@ -65,10 +71,18 @@ def summary(config: Config, source: str) -> list[str]:
 def _device_detail(device: AnyDevice) -> str:
     if isinstance(device, ModbusDevice):
         last = device.start_register + device.channel_count - 1
+        fmt = ("data format read at connect" if device.data_format == "auto"
+               else f"data format {device.data_format} (config)")
         return (f", unit {device.unit_id}, registers {device.start_register}-{last}, "
-                f"poll {device.poll_interval_s:g} s")
+                f"poll {device.poll_interval_s:g} s, {fmt}")
     if isinstance(device, DconDevice):
         checksum = ", checksum" if device.checksum else ""
-        return f", address {device.address:02X}{checksum}, poll {device.poll_interval_s:g} s"
+        fmt = ("data format checked at connect" if device.data_format == "auto"
+               else "data format engineering (config, unchecked)")
+        return (f", address {device.address:02X}{checksum}, poll {device.poll_interval_s:g} s, "
+                f"{fmt}")
     tc_type = f", type {device.tc_type}" if device.tc_type else ""
-    return f", values in {device.units}{tc_type}"
+    width = (f", {device.scan_width} fields per scan" if device.scan_width
+             else ", scan width learned at connect")
+    checksum = ", *HH checksum" if device.checksum else ""
+    return f", values in {device.units}{tc_type}{width}{checksum}"

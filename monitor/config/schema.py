@@ -278,6 +278,8 @@ class LineDevice(_Device):
     tc_type: TcType | None = None
     cjc_c: TempC | None = None
     cjc_channel: PositionOrKey | None = None
+    scan_width: Annotated[int, Field(ge=1, le=256)] | None = None  # None: learned at connect
+    checksum: bool = False  # every line ends in *HH (XOR of the bytes before '*', NMEA 0183)
 
     @model_validator(mode="after")
     def _cjc(self) -> LineDevice:
@@ -308,6 +310,9 @@ class DconDevice(_Device):
     checksum: bool = False
     poll_interval_s: PositiveSeconds = DEVICE_POLL_INTERVAL_S
     timeout_s: PositiveSeconds = DEVICE_TIMEOUT_S
+    # "auto": the module's $AA2 reply must confirm engineering units; "engineering": the site
+    # vouches for it when the module cannot report its configuration (docs/devices.md).
+    data_format: Literal["auto", "engineering"] = "auto"
 
 
 class ModbusDevice(_Device):
@@ -322,7 +327,11 @@ class ModbusDevice(_Device):
     channel_count: Annotated[int, Field(ge=1, le=125)] = MODBUS_CHANNEL_COUNT
     scale: Annotated[float, AfterValidator(_positive)] = MODBUS_SCALE_C
     open_value: Annotated[int, Field(ge=-32768, le=65535)] = MODBUS_OPEN_VALUE
-    read_cjc: bool = True
+    # "auto": read coil 00269 (0 hex, 1 engineering) and the type code at 40487 at connect;
+    # "engineering" (0.1 °C per count) or "hex" (two's complement of the type's full scale)
+    # set it for modules without that map (docs/devices.md).
+    data_format: Literal["auto", "engineering", "hex"] = "auto"
+    read_cjc: bool = False  # true: the cold junction is a channel with index = "cjc"
     cjc_register: Annotated[int, Field(ge=30001, le=49999)] = MODBUS_CJC_REGISTER
     cjc_scale: Annotated[float, AfterValidator(_positive)] = MODBUS_CJC_SCALE_C
 
@@ -604,13 +613,21 @@ def _check_index(i: int, channel: ChannelConfig, device: AnyDevice,
     problems: list[tuple[Path_, str]] = []
     index = channel.index
     path: Path_ = ("channels", i, "index")
-    if device.protocol != "line" and not isinstance(index, int):
+    if isinstance(device, ModbusDevice) and index == "cjc":
+        if not device.read_cjc:
+            problems.append((path, f"index 'cjc' needs read_cjc = true on device "
+                             f"{device.id!r} (got {index!r})"))
+    elif device.protocol != "line" and not isinstance(index, int):
         problems.append((path, f"a {device.protocol} device numbers its channels: the index "
                          f"must be an integer position (got {index!r})"))
     elif isinstance(device, ModbusDevice) and isinstance(index, int) \
             and index >= device.channel_count:
         problems.append((path, f"device {device.id!r} has {device.channel_count} channels "
                          f"(index 0-{device.channel_count - 1}) (got {index})"))
+    elif isinstance(device, LineDevice) and isinstance(index, int) \
+            and device.scan_width is not None and index >= device.scan_width:
+        problems.append((path, f"device {device.id!r} sends {device.scan_width} fields per "
+                         f"scan (index 0-{device.scan_width - 1}) (got {index})"))
     key = (device.id, index)
     if key in used:
         problems.append((path, f"device {device.id!r} index {index!r} is already channel "

@@ -25,6 +25,7 @@ from typing import IO, Any
 from drivers.params import AnyParams
 from drivers.runner import run_device
 from monitor.config.schema import Config, describe_thresholds
+from monitor.daemon.devices import channel_tc_types
 from monitor.display.sparkline import spec_levels
 from monitor.engine import Engine, ReadingBlock, Snapshot
 from monitor.engine.inputs import MARKS, apply_input
@@ -417,9 +418,11 @@ class Daemon:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise CryoGuardError(f"cannot create {path.parent}: {exc}") from exc
+            tc_types = channel_tc_types(self.config)
             self.recorder = Recorder.open(
                 path, config_snapshot=self.config.snapshot(),
-                channels=[ChannelInfo.from_spec(c) for c in self.engine.spec.channels],
+                channels=[ChannelInfo.from_spec(c, tc_types.get(c.id))
+                          for c in self.engine.spec.channels],
                 station=self.config.station.name, wall_start=self.wall_start,
                 commit_interval_s=self.config.recording.commit_interval_s,
                 on_fault=lambda m: self.fault_threadsafe("recorder", m, Priority.MEDIUM),

@@ -84,11 +84,10 @@ async def serve_modbus(player: Player, link: PtyLink, clock: SessionClock,
     tty.setraw(slave)
     os.set_blocking(master, False)
     server = ModbusSerialServer(_device(player, clock, unit_id), framer=FramerType.RTU,
-                                port=os.ttyname(slave), baudrate=baudrate,
-                                ignore_missing_devices=True)
+                                port=os.ttyname(slave), baudrate=baudrate)
     try:
         await server.serve_forever(background=True)
-        await _relay(player, link, clock, master)
+        await _relay(player, link, clock, master, unit_id)
     finally:
         with contextlib.suppress(Exception):
             await server.shutdown()  # type: ignore[no-untyped-call]
@@ -97,8 +96,14 @@ async def serve_modbus(player: Player, link: PtyLink, clock: SessionClock,
                 os.close(fd)
 
 
-async def _relay(player: Player, link: PtyLink, clock: SessionClock, inner: int) -> None:
-    """Copy requests to the server and responses back, applying the fault schedule."""
+async def _relay(player: Player, link: PtyLink, clock: SessionClock, inner: int,
+                 unit_id: int) -> None:
+    """Copy requests to the server and responses back, applying the fault schedule.
+
+    A request addressed to another unit is dropped here: a real RTU slave ignores frames that
+    are not its own, while pymodbus's server (3.16, simulator datastore) answers them with an
+    exception even with ``ignore_missing_devices``.
+    """
     loop = asyncio.get_running_loop()
     wake = asyncio.Event()
     loop.add_reader(inner, wake.set)
@@ -108,6 +113,8 @@ async def _relay(player: Player, link: PtyLink, clock: SessionClock, inner: int)
             t = clock.now()
             watched, _pulled = follow_plug(player, link, t, loop, watched, wake.set)
             request = link.read()
+            if request and request[0] != unit_id:
+                request = b""  # another unit's frame: silence, as on a shared RS-485 bus
             if request and not player.silent(t):
                 os.write(inner, request)
             try:

@@ -50,9 +50,9 @@ def summary(config: Config, source: str) -> list[str]:
         label = f"  {channel.label}" if channel.label else ""
         override = "  [overrides]" if any(True for _ in channel.alarms.items()) else ""
         tc = tc_types.get(channel.id)
-        device = config.device(channel.device)
+        owner = config.device(channel.device)
         tc_text = (f"  type {tc}" if tc else "  type: the module's"
-                   if device is not None and device.protocol != "line" else "")
+                   if owner is not None and owner.protocol != "line" else "")
         lines.append(f"  {channel.id:<8} {channel.role.value:<9} {channel.device}[{channel.index}]"
                      f"{tc_text}{label}{override}")
     cycles = config.cycles

@@ -1,6 +1,6 @@
 """Thermocouple millivolts to °C (NIST ITS-90) with cold-junction compensation.
 
-Backed by ``thermocouple-its90`` (checked against PROTOCOLS.md §3.1 in the tests). The cold
+Backed by ``thermocouple-its90`` (checked against the NIST vectors in docs/devices.md). The cold
 junction is compensated by emf addition, t = E⁻¹(E_meas + E(T_cj)), never by adding
 temperatures. Out-of-range inputs become a status, never a clamped temperature.
 """

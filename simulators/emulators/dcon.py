@@ -18,7 +18,7 @@ from simulators.ptylink import PtyLink
 
 CODES = {Status.OPEN: "+888888", Status.OVER_RANGE: "+999999",
          Status.UNDER_RANGE: "-999999", Status.SHORT: "-999999", Status.BAD_DATA: "+999999"}
-RANGE_C = (-100.0, 400.0)  # ADAM-4018 type T (code 10), PROTOCOLS.md §2.1
+RANGE_C = (-100.0, 400.0)  # ADAM-4018 type T (code 10), docs/devices.md
 BAUD_CODES = {1200: "03", 2400: "04", 4800: "05", 9600: "06", 19200: "07", 38400: "08",
               57600: "09", 115200: "0A"}
 TICK_S = 0.05

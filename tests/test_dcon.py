@@ -32,7 +32,7 @@ def test_command_frames() -> None:
     assert dcon.read_all(0x2A) == b"#2A\r"
     assert dcon.read_name(1) == b"$01M\r"
     assert dcon.read_config(1) == b"$012\r"
-    assert dcon.read_config(1, with_checksum=True) == b"$012B7\r"  # PROTOCOLS.md §2.1 example
+    assert dcon.read_config(1, with_checksum=True) == b"$012B7\r"  # docs/devices.md example
     assert dcon.checksum(b"#01") == b"84"
     with pytest.raises(ValueError):
         dcon.read_all(256)

@@ -213,7 +213,7 @@ def test_dcon_checksum_option() -> None:
     good = b"#1F" + checksum(b"#1F") + b"\r"
     reply = module.reply(good, scan(36.6))
     assert reply is not None and reply.endswith(checksum(b">+0036.6") + b"\r")
-    assert checksum(b"$012") == b"B7" == driver_checksum(b"$012")  # PROTOCOLS.md example
+    assert checksum(b"$012") == b"B7" == driver_checksum(b"$012")  # docs/devices.md example
     assert module.reply(b"#1F\r", scan(36.6)) is None  # no checksum: no reply
     assert module.reply(b"#1F00\r", scan(36.6)) is None  # wrong checksum: no reply
     parsed = parse_read_reply(reply, with_checksum=True)

@@ -1,4 +1,4 @@
-"""Thermocouple conversion against the NIST ITS-90 vectors of PROTOCOLS.md §3.1."""
+"""Thermocouple conversion against the NIST ITS-90 vectors in docs/devices.md."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from drivers import thermocouple
 from monitor.model import Status
 
-# t (°C), type T (mV), type K (mV) — PROTOCOLS.md §3.1, 0 °C reference.
+# t (°C), type T (mV), type K (mV) — docs/devices.md (NIST SRD 60), 0 °C reference.
 VECTORS = [
     (-196.0, -5.5389, -5.8289),
     (-100.0, -3.3786, -3.5536),

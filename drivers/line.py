@@ -45,7 +45,7 @@ _KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}")
 _SEP_SPACES = re.compile(r"\s*([=:])\s*")
 _FIELD_SPLIT = re.compile(r"\s*,\s*|\s+")
 _CHECKSUM = re.compile(r"(.*)\*([0-9A-Fa-f]{2})")
-_ALLOWED = frozenset(range(0x20, 0x7F)) | {0x09}
+_ALLOWED = bytes([0x09, *range(0x20, 0x7F)])  # printable ASCII and TAB
 
 
 def parse_token(token: str) -> tuple[float | None, Status]:
@@ -222,9 +222,9 @@ class LineParser:
         """
         if raw.endswith(b"\r"):
             raw = raw[:-1]
-        stray = next((b for b in raw if b not in _ALLOWED), None)
-        if stray is not None:
-            return bad_frame(f"byte 0x{stray:02X} outside the line grammar in "
+        strays = raw.translate(None, _ALLOWED)
+        if strays:
+            return bad_frame(f"byte 0x{strays[0]:02X} outside the line grammar in "
                              f"{_excerpt(raw.decode('latin-1'))}"), None
         text = raw.decode("ascii").strip()
         if not text or text.startswith("#"):

@@ -118,17 +118,26 @@ def levels_for(channel_id: str, role: str, header: Mapping[str, object]) -> Leve
 
 def _cells(points: Sequence[Point], width: int, span_s: float, now: float
            ) -> list[float | None]:
-    """The coldest valid value of each of ``width`` time slices of ``[now - span_s, now]``."""
+    """The coldest valid value of each of ``width`` time slices of ``[now - span_s, now]``.
+
+    Runs for every channel on every frame: kept to plain comparisons (no function calls)."""
     start = now - span_s
+    scale = width / span_s if span_s > 0 else 1.0
+    last = width - 1
     cells: list[float | None] = [None] * width
-    step = span_s / width if span_s > 0 else 1.0
     for t, value in points:
-        if value is None or not math.isfinite(value) or t < start or t > now:
+        if value is None or t < start or t > now or value != value or value in _INFINITE:
             continue
-        i = min(width - 1, max(0, int((t - start) / step)))
+        i = int((t - start) * scale)
+        if i > last:
+            i = last
         held = cells[i]
-        cells[i] = value if held is None else min(held, value)
+        if held is None or value < held:
+            cells[i] = value
     return cells
+
+
+_INFINITE = (math.inf, -math.inf)
 
 
 def _scale(cells: Sequence[float | None], levels: Levels) -> tuple[float, float] | None:
@@ -207,20 +216,27 @@ def sparkline_rows(points: Sequence[Point], *, width: int, rows: int, span_s: fl
 MARKS: Mapping[str, str] = {"co2": "C", "saline": "S"}
 
 
-def marker_row(interventions: Sequence[tuple[float, str]], *, width: int, span_s: float,
-               now: float, monochrome: bool = False) -> Text:
-    """A row under a sparkline with ``C`` (carbon dioxide) or ``S`` (warm saline) under the
-    cell of each injection in the window; the rest blank."""
-    cells = [" "] * max(0, width)
+def _marker_cells(interventions: Sequence[tuple[float, str]], width: int, span_s: float,
+                  now: float) -> dict[int, str]:
+    cells: dict[int, str] = {}
     start = now - span_s
     step = span_s / width if width > 0 and span_s > 0 else 1.0
     for t, kind in interventions:
         if width > 0 and start <= t <= now:
             cells[min(width - 1, max(0, int((t - start) / step)))] = MARKS.get(kind, "?")
-    text = Text(no_wrap=True, overflow="crop")
+    return cells
+
+
+def marker_row(interventions: Sequence[tuple[float, str]], *, width: int, span_s: float,
+               now: float, monochrome: bool = False) -> Text:
+    """A row under a sparkline with ``C`` (carbon dioxide) or ``S`` (warm saline) under the
+    cell of each injection in the window; the rest blank."""
+    cells = _marker_cells(interventions, width, span_s, now)
+    plain = "".join(cells.get(i, " ") for i in range(max(0, width)))
+    text = Text(plain, no_wrap=True, overflow="crop")
     style = "bold reverse" if monochrome else "bold magenta"
-    for glyph in cells:
-        text.append(glyph, style=style if glyph != " " else "")
+    for i in cells:
+        text.stylize(style, i, i + 1)
     return text
 
 
@@ -228,15 +244,16 @@ def overlay_markers(line: Text, interventions: Sequence[tuple[float, str]], *, w
                     span_s: float, now: float, monochrome: bool = False) -> Text:
     """A one-row sparkline with the injection cells replaced by their letter (no room for a
     marker row)."""
-    marks = marker_row(interventions, width=width, span_s=span_s, now=now,
-                       monochrome=monochrome)
-    if not marks.plain.strip():
+    cells = _marker_cells(interventions, width, span_s, now)
+    if not cells:
         return line
-    out = line.copy()
-    for i, glyph in enumerate(marks.plain):
-        if glyph != " " and i < len(out.plain):
-            out = out[:i] + Text(glyph, style="bold reverse" if monochrome else
-                                 "bold magenta reverse") + out[i + 1:]
+    plain = list(line.plain)
+    for i, glyph in cells.items():
+        if i < len(plain):
+            plain[i] = glyph
+    out = Text("".join(plain), no_wrap=True, overflow="crop", spans=list(line.spans))
+    for i in cells:
+        out.stylize("bold reverse" if monochrome else "bold magenta reverse", i, i + 1)
     return out
 
 

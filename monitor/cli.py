@@ -16,7 +16,7 @@ from monitor.errors import CryoGuardError, UsageError
 # In the order ``cryoguard --help`` lists them.
 COMMANDS = (
     "demo", "run", "simulate", "replay", "export", "report", "check_config", "scenarios",
-    "watch", "ports", "probe",
+    "watch", "ports", "probe", "audio_test",
 )
 
 

@@ -102,6 +102,10 @@ class Scenario:
     expected: Expectations
     faults: tuple[Fault, ...] = ()
     noise_sd_c: float = 0.07
+    # What the operator types during the procedure: (session seconds, a stdin command line such
+    # as "mark co2"), in time order. ``cryoguard demo`` applies them, so the demo shows the
+    # intervention on screen, in the event stream and in the session.
+    operator_actions: tuple[tuple[float, str], ...] = ()
 
     @property
     def channels(self) -> tuple[Channel, ...]:
@@ -152,6 +156,11 @@ class Scenario:
 @functools.lru_cache(maxsize=32)
 def _physics(setup: Setup, duration_s: float) -> PhysicsResult:
     return simulate(setup, duration_s)
+
+
+def injection_marks(injections: Iterable[Injection]) -> tuple[tuple[float, str], ...]:
+    """The operator's mark for each injection, at the moment the physics injects it."""
+    return tuple(sorted((inj.start_s, f"mark {inj.kind}") for inj in injections))
 
 
 def _injection_detail(inj: Injection) -> str:
@@ -300,6 +309,8 @@ CO2_AT_S = 476.0  # the lagged N1 reading crosses 15 °C here without protection
 
 
 def _co2_rescue() -> Scenario:
+    anatomy = _nerve_anatomy(CO2_NERVE, phases=SINGLE_FREEZE, injections=(
+        Injection("co2", Annulus(CO2_NERVE.x_mm, CO2_NERVE.y_mm, 1.6, 5.0), CO2_AT_S),))
     return Scenario(
         name="co2-rescue",
         summary="a fall toward 10 °C stopped by carbon dioxide injected at about 15 °C",
@@ -308,8 +319,7 @@ def _co2_rescue() -> Scenario:
             "When it reads about 15 °C the operator injects carbon dioxide around the nerve "
             "(Tomasian 2016, Fig. 1 and 3): the gas layer insulates it, the reading bottoms out "
             "above 10 °C and recovers."),
-        anatomy=_nerve_anatomy(CO2_NERVE, phases=SINGLE_FREEZE, injections=(
-            Injection("co2", Annulus(CO2_NERVE.x_mm, CO2_NERVE.y_mm, 1.6, 5.0), CO2_AT_S),)),
+        anatomy=anatomy,
         sensors=(_probe_sensor(0, Point(0.0, 0.0)),
                  _nerve_sensor("N1", "L4 right neuroforamen", 1, CO2_NERVE)),
         duration_s=_end(SINGLE_FREEZE, 300.0),
@@ -317,6 +327,7 @@ def _co2_rescue() -> Scenario:
             raised=_ids(("N1",), ("below_warning",)),
             not_raised=_ids(("N1",), ("below_critical", "freezing", "predicted_below_critical",
                                       *HOT))),
+        operator_actions=injection_marks(anatomy.injections),
     )
 
 
@@ -324,6 +335,9 @@ SALINE_NERVE = Point(14.0, 0.0)
 
 
 def _warm_saline() -> Scenario:
+    anatomy = _nerve_anatomy(SALINE_NERVE, phases=SINGLE_FREEZE, injections=(
+        Injection("saline", Annulus(SALINE_NERVE.x_mm, SALINE_NERVE.y_mm, 1.6, 4.0),
+                  300.0, 330.0, temp_c=47.0),))
     return Scenario(
         name="warm-saline",
         summary="warm saline around the nerve overshoots it to about 46 °C",
@@ -333,9 +347,7 @@ def _warm_saline() -> Scenario:
             "injection stops (sensor lag), through the 42 °C warning and the 45 °C limit, "
             "then falls back faster than 6 °C/min (a falling-fast advisory) and cools without "
             "reaching the cold warnings."),
-        anatomy=_nerve_anatomy(SALINE_NERVE, phases=SINGLE_FREEZE, injections=(
-            Injection("saline", Annulus(SALINE_NERVE.x_mm, SALINE_NERVE.y_mm, 1.6, 4.0),
-                      300.0, 330.0, temp_c=47.0),)),
+        anatomy=anatomy,
         sensors=(_probe_sensor(0, Point(0.0, 0.0)),
                  _nerve_sensor("N1", "L4 right neuroforamen", 1, SALINE_NERVE)),
         duration_s=_end(SINGLE_FREEZE, 120.0),
@@ -343,6 +355,7 @@ def _warm_saline() -> Scenario:
             raised=_ids(("N1",), (*HOT, "falling_fast")),
             not_raised=_ids(("N1",), ("below_warning", "below_critical", "freezing",
                                       "predicted_below_critical"))),
+        operator_actions=injection_marks(anatomy.injections),
     )
 
 

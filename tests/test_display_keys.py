@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import termios
 from collections.abc import AsyncIterator, Mapping
@@ -14,8 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 
+from monitor.audio.spec import BURSTS
 from monitor.config.schema import DisplayConfig
-from monitor.display.bell import BellScheduler
+from monitor.display.bell import REPEAT_S, BellScheduler
 from monitor.display.keys import Action, cbreak, decode_keys
 from monitor.display.live import LiveDisplay
 from monitor.engine import AlarmView, Snapshot
@@ -119,14 +121,41 @@ def ticks(start: float, end: float, sounding: Priority | None, step: float = 0.1
     return [(round(start + i * step, 3), sounding) for i in range(n)]
 
 
-def test_high_rings_ten_pulses_every_five_seconds() -> None:
-    rings = run_bell(BellScheduler(), ticks(0.0, 12.0, H))
-    assert rings == [(0.0, 10), (5.0, 10), (10.0, 10)]
+HIGH_REPEAT = REPEAT_S[H]
+MEDIUM_REPEAT = REPEAT_S[M]
 
 
-def test_medium_rings_three_pulses_every_fifteen_seconds_and_low_once() -> None:
-    assert run_bell(BellScheduler(), ticks(0.0, 31.0, M)) == [(0.0, 3), (15.0, 3), (30.0, 3)]
+def test_bell_repeat_intervals_are_inside_iec_60601_1_8() -> None:
+    # Interburst interval (end of a burst to the start of the next): high 2.5-15 s, medium
+    # 2.5-30 s; low is not repeated (docs/audio.md).
+    assert HIGH_REPEAT is not None and MEDIUM_REPEAT is not None
+    assert 2.5 <= HIGH_REPEAT - BURSTS[H].duration_s <= 15.0
+    assert 2.5 <= MEDIUM_REPEAT - BURSTS[M].duration_s <= 30.0
+    assert REPEAT_S[L] is None
+
+
+def test_high_rings_ten_pulses_at_its_repeat_interval() -> None:
+    assert HIGH_REPEAT is not None
+    rings = run_bell(BellScheduler(), ticks(0.0, 2 * HIGH_REPEAT + 0.5, H))
+    starts = [t for t, _ in rings]
+    assert [n for _, n in rings] == [10, 10, 10]
+    assert starts[0] == 0.0
+    assert all(abs(b - a - HIGH_REPEAT) < 0.11 for a, b in itertools.pairwise(starts))
+
+
+def test_medium_rings_three_pulses_at_its_interval_and_low_once() -> None:
+    assert MEDIUM_REPEAT is not None
+    rings = run_bell(BellScheduler(), ticks(0.0, 2 * MEDIUM_REPEAT + 0.5, M))
+    assert [n for _, n in rings] == [3, 3, 3]
+    assert all(abs(b[0] - a[0] - MEDIUM_REPEAT) < 0.11 for a, b in itertools.pairwise(rings))
     assert run_bell(BellScheduler(), ticks(0.0, 60.0, L)) == [(0.0, 1)]
+
+
+def test_a_new_low_alarm_rings_once_more() -> None:
+    bell = BellScheduler()
+    assert bell.due(0.0, L) == 1
+    assert bell.due(5.0, L) == 0
+    assert bell.due(6.0, L, new_alarm=True) == 1
 
 
 def test_a_higher_priority_rings_at_once_and_silence_stops_the_bell() -> None:
@@ -136,8 +165,12 @@ def test_a_higher_priority_rings_at_once_and_silence_stops_the_bell() -> None:
 
 
 def test_after_acknowledging_the_high_alarm_medium_keeps_its_interval() -> None:
-    timeline = ticks(0.0, 1.0, H) + ticks(1.0, 40.0, M)
-    assert run_bell(BellScheduler(), timeline) == [(0.0, 10), (15.0, 3), (30.0, 3)]
+    assert MEDIUM_REPEAT is not None
+    timeline = ticks(0.0, 1.0, H) + ticks(1.0, 2 * MEDIUM_REPEAT + 0.5, M)
+    rings = run_bell(BellScheduler(), timeline)
+    assert rings[0] == (0.0, 10)
+    # Medium counts from the high burst: no burst sooner than its own interval.
+    assert rings[1][1] == 3 and abs(rings[1][0] - MEDIUM_REPEAT) < 0.11
 
 
 def test_bell_off_in_config_never_rings() -> None:

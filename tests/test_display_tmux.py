@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.display.render import BIG_DIGITS
+from tests.display_helpers import channel_block, channel_value
 
 CI = os.environ.get("CI") == "true"
 CRYOGUARD = Path(sys.executable).with_name("cryoguard")
@@ -51,9 +51,9 @@ class Tmux:
         return subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", *args],
                               capture_output=True, text=True, check=True, timeout=10).stdout
 
-    def start(self) -> None:
+    def start(self, width: int = 120, height: int = 40) -> None:
         shell = f"env PS1='{PROMPT}' bash --norc --noprofile"
-        self.cmd("new-session", "-d", "-s", "main", "-x", "120", "-y", "40", "-c",
+        self.cmd("new-session", "-d", "-s", "main", "-x", str(width), "-y", str(height), "-c",
                  str(self.cwd), shell)
 
     def type(self, text: str, enter: bool = False) -> None:
@@ -104,45 +104,6 @@ def events(path: Path) -> list[dict[str, object]]:
     return out
 
 
-_GLYPHS = {}
-for _char, (_top, _bottom) in BIG_DIGITS.items():
-    _cols = [i for i in range(len(_top)) if not (_top[i] == " " and _bottom[i] == " ")]
-    if _cols:
-        _GLYPHS[(_top[_cols[0]:_cols[-1] + 1], _bottom[_cols[0]:_cols[-1] + 1])] = _char
-
-
-def read_big(top: str, bottom: str) -> str:
-    """The number written in the display's two-row block digits."""
-    width = max(len(top), len(bottom))
-    top, bottom = top.ljust(width), bottom.ljust(width)
-    out, start = [], None
-    for i in range(width + 1):
-        blank = i == width or (top[i] == " " and bottom[i] == " ")
-        if blank and start is not None:
-            out.append(_GLYPHS.get((top[start:i], bottom[start:i]), "?"))
-            start = None
-        elif not blank and start is None:
-            start = i
-    return "".join(out)
-
-
-def channel_value(screen: str, cid: str) -> float | str:
-    """The value in a channel's row: block digits (two lines) or plain text."""
-    lines = screen.splitlines()
-    row = next(i for i, line in enumerate(lines) if line.startswith(f"{cid} "))
-    top, bottom = lines[row], lines[row + 1] if row + 1 < len(lines) else ""
-    # The value column sits between the role (after column 31) and the trend column.
-    cut = top.index(" nerve ") + 7 if " nerve " in top else 31
-    end = min(i for i in (top.find("⇊"), top.find("↓"), top.find("→"), top.find("↑"),
-                          top.find("⇈"), len(top)) if i >= 0)
-    text = read_big(top[cut:end], bottom[cut:end]) if "█" in top + bottom else \
-        top[cut:end].replace("°C", "").strip()
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
 def exit_line(screen: str) -> str | None:
     """The ``EXIT=<status>`` line the shell printed (not the echoed command that asks for it)."""
     return next((line.strip() for line in screen.splitlines()
@@ -163,7 +124,7 @@ def test_demo_in_a_real_terminal_acknowledge_and_quit(tmux: Tmux, tmp_path: Path
             for line in screen.splitlines())
     screen = tmux.wait("readings and an alarm", alarm_shown, timeout=25)
     assert "devices: sim connected" in screen
-    n1, n2 = channel_value(screen, "N1"), channel_value(screen, "N2")
+    n1, n2 = channel_value(screen.splitlines(), "N1"), channel_value(screen.splitlines(), "N2")
     assert isinstance(n1, float) and -40.0 < n1 < 40.0, screen
     assert isinstance(n2, float) and 35.0 < n2 < 38.5, screen  # the far needle stays warm
     raised = [e for e in events(out) if e["type"] == "alarm.raised"]
@@ -195,3 +156,105 @@ def test_demo_in_a_real_terminal_acknowledge_and_quit(tmux: Tmux, tmp_path: Path
     assert before == after  # cbreak undone: the terminal is as the shell left it
     types = [e["type"] for e in events(out)]
     assert types[-1] == "session.ended"
+
+
+# Readable from 3 m: captures at 80×24 and 120×40 ---------------------------------------------
+
+WALL_CLOCK = re.compile(r"\b\d\d:\d\d:\d\d\b")
+ACTION = "→ consider CO2 / warm saline; consider pausing the freeze"
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[dict[tuple[int, int], Tmux]]:
+    reason = _demo_missing()
+    if reason is not None:
+        if CI:
+            pytest.fail(f"the display test must run under CI: {reason}")
+        pytest.skip(reason)
+    out: dict[tuple[int, int], Tmux] = {}
+    try:
+        for size in ((80, 24), (120, 40)):
+            cwd = tmp_path / f"{size[0]}x{size[1]}"
+            cwd.mkdir()
+            out[size] = Tmux(cwd)
+            out[size].start(*size)
+        yield out
+    finally:
+        for server in out.values():
+            server.kill()
+
+
+def test_critical_alarm_in_a_real_terminal_at_80x24_and_120x40(
+        servers: dict[tuple[int, int], Tmux]) -> None:
+    for server in servers.values():
+        server.wait("the shell", lambda s: PROMPT.strip() in s)
+        server.type(f"{CRYOGUARD} demo --scenario breach --speed 20 --session s.cgsession",
+                    enter=True)
+    for (width, height), server in servers.items():
+        screen = server.wait(f"the high alarm at {width}x{height}",
+                             lambda s: ACTION in s and "*** HIGH" in s, timeout=60)
+        lines = screen.splitlines()
+        assert len(lines) <= height and all(len(line) <= width for line in lines)
+        assert WALL_CLOCK.search(lines[0]), lines[0]  # the wall clock
+        assert "session " in lines[0]  # and the session clock
+        block = channel_block(lines, "N1")
+        assert block[0].startswith("N1 L4 right") and block[1].startswith("neuroforamen")
+        assert "…" not in block[0] + block[1]  # the nerve's label whole
+        assert len(block) >= 2 and any("█" in line or "▀" in line for line in block[1:])
+        value = channel_value(lines, "N1")
+        assert isinstance(value, float) and value <= 10.5  # large digits, read back
+        assert len(channel_block(lines, "P1")) == 1  # the probe in one row of text
+        assert "°C/min" in "\n".join(block)  # the rate in words
+        server.type("q")
+        server.wait("the quit question", lambda s: "quit? (y/n)" in s, timeout=10)
+        server.type("y")
+        server.wait("the shell back", lambda s: "CRYOGUARD" not in s, timeout=15)
+
+
+RENDER_EVIL = """
+import sys, time
+from rich.console import Console
+from monitor.display.render import render_dashboard
+from monitor.engine import AlarmView, Snapshot
+from monitor.engine.alarms import AudioState
+from monitor.engine.channel import ChannelView
+from monitor.model import Priority
+evil = "\\x1b[2J\\x1b[H\\x1b]0;owned\\x07\\x1b[8m"
+ch = ChannelView(id="N1", label="L4" + evil + " [bold]right[/]", role="nerve", t=1.0,
+                 temp_c=9.0, stale=False, readings=10, min_c=9.0)
+al = AlarmView("N1.below_critical", "N1", "below_critical", "physiological", Priority.HIGH,
+               1.0, True, False, 9.0, 10.0, "*** N1" + evil + " below 10 now")
+snap = Snapshot(t=5.0, channels=(ch,), alarms=(al,), audio=AudioState(False, None, None),
+                devices=(("box" + evil, "connected"),))
+header = {"station": "ct" + evil, "operator": "dr" + evil}
+console = Console(force_terminal=True, color_system="standard")
+console.print(render_dashboard(snap, header, width=console.width, height=console.height - 2,
+                               blink_on=True))
+sys.stdout.flush()
+time.sleep(30)
+"""
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_escape_sequences_in_labels_cannot_blank_the_alarm_panel(tmp_path: Path,
+                                                                 size: tuple[int, int]) -> None:
+    if shutil.which("tmux") is None:
+        if CI:
+            pytest.fail("tmux is missing")
+        pytest.skip("tmux is not installed")
+    server = Tmux(tmp_path)
+    server.start(*size)
+    try:
+        server.wait("the shell", lambda s: PROMPT.strip() in s)
+        script = tmp_path / "evil.py"
+        script.write_text(RENDER_EVIL, encoding="utf-8")
+        server.type(f"clear; {sys.executable} {script}", enter=True)
+        screen = server.wait("the dashboard", lambda s: "ALARMS 1" in s, timeout=20)
+        assert "below 10 now" in screen  # the alarm is on screen, not cleared nor hidden
+        assert "[bold]right[/]" in screen  # markup from a label shown as text
+        lines = screen.splitlines()
+        assert lines[0].lstrip().startswith("CRYOGUARD") or "ct" in lines[0]
+        title = server.cmd("display-message", "-p", "-t", "main", "#{pane_title}").strip()
+        assert "owned" not in title  # no escape sequence reached the terminal
+    finally:
+        server.kill()

@@ -127,7 +127,7 @@ def test_remote_dashboard_uses_the_bedside_renderer_read_only() -> None:
     assert snap.audio.sounding is Priority.HIGH
     text = _render(snap, header)
     assert "9.5" in text and "L4 right" in text and "room-a" in text
-    assert "5.75° 90s" not in text and "5.8° 90s" in text  # limit = 9.5 - 2.5/min × 90 s
+    assert "5.75 °C" not in text and "5.8 °C in 90 s" in text  # 9.5 - 2.5/min × 90 s
     assert "read-only remote view" in text and "ack all" not in text
 
 

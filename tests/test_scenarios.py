@@ -254,3 +254,25 @@ def test_readings_and_csv(tmp_path: Path) -> None:
 def test_bad_rate_is_rejected() -> None:
     with pytest.raises(ValueError, match="rate_hz"):
         SCENARIOS["demo"].generate(rate_hz=0.0)
+
+
+@pytest.mark.parametrize("name", ["co2-rescue", "warm-saline"])
+def test_the_operator_marks_each_injection_when_the_physics_injects(name: str) -> None:
+    sc = SCENARIOS[name]
+    injected = [(e.start_s, e.kind) for e in trace_of(name).events if e.kind in ("co2", "saline")]
+    assert injected, "the scenario injects something"
+    assert [(t, line) for t, line in sc.operator_actions] == \
+        [(t, f"mark {kind}") for t, kind in injected]
+
+
+def test_operator_actions_are_stdin_command_lines_in_time_order() -> None:
+    for sc in SCENARIOS.values():
+        times = [t for t, _ in sc.operator_actions]
+        assert times == sorted(times)
+        for t, line in sc.operator_actions:
+            assert 0.0 <= t <= sc.duration_s
+            words = line.split()
+            assert words[0] in ("mark", "note", "ack", "pause"), line
+            if words[0] == "mark":
+                assert words[1] in ("co2", "saline", "freeze", "thaw", "active-thaw", "end")
+            assert "\n" not in line and line == line.strip()

@@ -92,3 +92,23 @@ def condition_spec(condition: Condition, values: Mapping[str, Any]) -> Condition
     if isinstance(priority, str):
         priority = Priority.parse(priority)
     return ConditionSpec(condition=condition, priority=priority, **fields)
+
+
+# What to do, shown under a physiological alarm on the bedside screen ----------------------
+# Keys: "<role>.<condition>" or "<condition>"; a site replaces them in [display.actions]. All
+# engineering choices, worded after CLINICAL §1.1 (act before the limit: CO2 or warm saline,
+# Sag & Husain 2022) and §1.4 (temporary interruption of the freeze and warm saline restored
+# function, Tsoumakidou 2013); docs/display.md lists them.
+ALARM_ACTIONS: Mapping[str, str] = MappingProxyType({
+    "nerve.below_warning": "consider CO2 / warm saline; watch the trend",
+    "nerve.predicted_below_critical": "consider CO2 / warm saline now",
+    "nerve.falling_fast": "cooling fast: prepare CO2 / warm saline",
+    "nerve.below_critical": "consider CO2 / warm saline; consider pausing the freeze",
+    "nerve.freezing": "consider stopping the freeze; warm saline",
+    "nerve.above_warning": "too warm: stop warm saline",
+    "nerve.above_critical": "stop warm saline / heating now",
+    "skin.below_warning": "warm the skin at the entry site",
+    "skin.below_critical": "warm the skin now; consider pausing the freeze",
+    "skin.freezing": "skin freezing: warm it; consider stopping the freeze",
+})
+ALARM_ACTION_MAX_CHARS = 80  # one line of an 80-column screen

@@ -51,7 +51,8 @@ from monitor.engine.spec import (
     TrendSpec,
 )
 from monitor.errors import ConfigError
-from monitor.model import Priority, Role
+from monitor.model import Category, Priority, Role
+from monitor.text import control_characters
 
 # Defaults that are engineering choices (docs/clinical-defaults.md gives the reasons) -------
 
@@ -470,11 +471,40 @@ class MqttConfig(_Model):
                 self.password if self.password is not None else env.get(ENV_MQTT_PASSWORD))
 
 
+def _actions(value: dict[str, str]) -> dict[str, str]:
+    """``[display.actions]``: "<role>.<condition>" or "<condition>" of a physiological condition
+    -> one line of text ("" hides the built-in one)."""
+    physiological = {c.value for c in Condition if c.category is Category.PHYSIOLOGICAL}
+    problems: list[tuple[str | Path_, str]] = []
+    for key, text in value.items():
+        role, _, condition = key.rpartition(".")
+        if condition not in physiological or (role and role not in {r.value for r in Role}):
+            problems.append((key, "must name a physiological condition, optionally after a "
+                                  f"role (\"nerve.below_critical\"); known conditions: "
+                                  f"{', '.join(sorted(physiological))}"))
+        elif control_characters(text):
+            problems.append((key, "must not contain control characters "
+                                  f"({', '.join(control_characters(text))})"))
+        elif len(text) > defaults.ALARM_ACTION_MAX_CHARS:
+            problems.append((key, f"at most {defaults.ALARM_ACTION_MAX_CHARS} characters "
+                                  f"(got {len(text)})"))
+    if problems:
+        raise _Problems(problems)
+    return value
+
+
 class DisplayConfig(_Model):
     bell: bool = True
     refresh_hz: Annotated[PositiveHz, Field(le=DISPLAY_MAX_REFRESH_HZ)] = DISPLAY_REFRESH_HZ
     sparkline_s: PositiveSeconds = DISPLAY_SPARKLINE_S
     colour: Literal["auto", "always", "never"] = "auto"
+    actions: Annotated[dict[str, str], AfterValidator(_actions)] = Field(default_factory=dict)
+
+    def alarm_actions(self) -> dict[str, str]:
+        """The built-in action texts with the site's replacements (empty ones dropped), for
+        the session header's ``actions`` key."""
+        merged = {**defaults.ALARM_ACTIONS, **self.actions}
+        return {key: text for key, text in merged.items() if text.strip()}
 
 
 # Cross-field checks -------------------------------------------------------------------------

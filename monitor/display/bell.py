@@ -1,20 +1,24 @@
-"""When to ring the terminal bell: IEC 60601-1-8-style bursts, as a pure scheduler.
+"""When to ring the terminal bell: the alarm bursts of :mod:`monitor.audio` as BEL characters.
 
-A burst is 10 pulses for a high-priority alarm, 3 for medium and 1 for low. High repeats every
-5 s and medium every 15 s while the engine says that priority is sounding (not acknowledged, not
-paused); low rings once when it starts. A higher priority starting rings at once. The scheduler
-reads no clock: the caller passes the time, so tests run without waiting.
+A terminal bell cannot shape a pulse, but it keeps the rhythm of the sound output: 10 pulses for
+a high-priority alarm, 3 for medium, 1 for low, repeated as :mod:`monitor.audio.spec` says (high
+every ``BURSTS[HIGH].repeat_s``, medium every ``BURSTS[MEDIUM].repeat_s``, low once when it
+starts). A higher priority rings at once. The scheduler reads no clock: the caller passes the
+time, so tests run without waiting.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 
+from monitor.audio.schedule import BurstScheduler
+from monitor.audio.spec import BURSTS
 from monitor.model import Priority
 
-PULSES: Mapping[Priority, int] = {Priority.HIGH: 10, Priority.MEDIUM: 3, Priority.LOW: 1}
-REPEAT_S: Mapping[Priority, float | None] = {
-    Priority.HIGH: 5.0, Priority.MEDIUM: 15.0, Priority.LOW: None}
+PULSES: Mapping[Priority, int] = MappingProxyType({p: b.pulses for p, b in BURSTS.items()})
+REPEAT_S: Mapping[Priority, float | None] = MappingProxyType(
+    {p: b.repeat_s for p, b in BURSTS.items()})
 PULSE_SPACING_S = 0.1  # between pulses of one burst, at least (one per frame at 10 Hz)
 
 
@@ -23,27 +27,11 @@ class BellScheduler:
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
-        self._sounding: Priority | None = None
-        self._last_burst: float | None = None
+        self._bursts = BurstScheduler()
 
-    def due(self, now: float, sounding: Priority | None) -> int:
+    def due(self, now: float, sounding: Priority | None, new_alarm: bool = False) -> int:
         """Pulses to ring now (0 for none)."""
-        previous = self._sounding
-        self._sounding = sounding
-        if not self.enabled or sounding is None:
-            self._last_burst = None
+        start = self._bursts.due(now, sounding, new_alarm)
+        if not self.enabled or start is None:
             return 0
-        if previous is None or sounding > previous:
-            return self._ring(now, sounding)
-        # Same or lower priority (after an acknowledge of the louder one): medium keeps its
-        # interval counted from the last burst; low was heard when it started.
-        repeat = REPEAT_S[sounding]
-        if repeat is None or self._last_burst is None:
-            return 0
-        if now - self._last_burst >= repeat:
-            return self._ring(now, sounding)
-        return 0
-
-    def _ring(self, now: float, sounding: Priority) -> int:
-        self._last_burst = now
-        return PULSES[sounding]
+        return PULSES[start]

@@ -90,7 +90,9 @@ class LiveDisplay:
         self._wake.set()
 
     def on_events(self, records: Sequence[Mapping[str, Any]]) -> None:
-        """Only the cycle phase is taken from events (the snapshot carries everything else)."""
+        """Only the cycle phase and the interventions are taken from events (the snapshot
+        carries everything else)."""
+        self.history.note_events(records)
         for record in records:
             if record.get("type") == "cycle.phase":
                 phase = str(record.get("phase", ""))

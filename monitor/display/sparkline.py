@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -116,25 +116,34 @@ def levels_for(channel_id: str, role: str, header: Mapping[str, object]) -> Leve
     return role_levels(role)
 
 
-def sparkline(points: Sequence[Point], *, width: int, span_s: float, now: float,
-              levels: Levels, monochrome: bool = False) -> Text:
-    """``width`` cells covering ``[now - span_s, now]``; each cell the slice's coldest value."""
-    if width <= 0:
-        return Text()
+def _cells(points: Sequence[Point], width: int, span_s: float, now: float
+           ) -> list[float | None]:
+    """The coldest valid value of each of ``width`` time slices of ``[now - span_s, now]``.
+
+    Runs for every channel on every frame: kept to plain comparisons (no function calls)."""
     start = now - span_s
+    scale = width / span_s if span_s > 0 else 1.0
+    last = width - 1
     cells: list[float | None] = [None] * width
-    step = span_s / width if span_s > 0 else 1.0
     for t, value in points:
-        if value is None or not math.isfinite(value) or t < start or t > now:
+        if value is None or t < start or t > now or value != value or value in _INFINITE:
             continue
-        i = min(width - 1, max(0, int((t - start) / step)))
+        i = int((t - start) * scale)
+        if i > last:
+            i = last
         held = cells[i]
-        cells[i] = value if held is None else min(held, value)
+        if held is None or value < held:
+            cells[i] = value
+    return cells
+
+
+_INFINITE = (math.inf, -math.inf)
+
+
+def _scale(cells: Sequence[float | None], levels: Levels) -> tuple[float, float] | None:
     valid = [v for v in cells if v is not None]
-    text = Text(no_wrap=True, overflow="crop")
     if not valid:
-        text.append(GAP * width)
-        return text
+        return None
     lo, hi = min(valid), max(valid)
     # Keep the cold critical level on the scale: a fall toward it then looks like one, and a
     # steady body-temperature line sits high rather than filling the cell with noise.
@@ -143,25 +152,109 @@ def sparkline(points: Sequence[Point], *, width: int, span_s: float, now: float,
     if hi - lo < 2.0:  # noise on a flat line is not a trend
         mid = (hi + lo) / 2.0
         lo, hi = mid - 1.0, mid + 1.0
-    styles = (("", "bold", "bold reverse") if monochrome
-              else ("green", "bold yellow", "bold red"))
+    return lo, hi
+
+
+def _zone_styles(monochrome: bool) -> tuple[str, str, str]:
+    return ("", "bold", "bold reverse") if monochrome else ("green", "bold yellow", "bold red")
+
+
+def _append_runs(text: Text, glyphs: Sequence[str], zones: Sequence[int],
+                 styles: tuple[str, str, str]) -> None:
+    """One span per run of a zone (cheaper to draw than one per cell)."""
     run: list[str] = []
     run_zone = -1
-    top = len(BLOCKS) - 1
-    for value in cells:
-        if value is None:
-            glyph, zone = GAP, -1
-        else:
-            glyph = BLOCKS[min(top, max(0, round((value - lo) / (hi - lo) * top)))]
-            zone = levels.zone(value)
-        if zone != run_zone and run:  # one span per run of a zone: cheaper to draw
+    for glyph, zone in zip(glyphs, zones, strict=True):
+        if zone != run_zone and run:
             text.append("".join(run), style=styles[run_zone] if run_zone >= 0 else "")
             run = []
         run.append(glyph)
         run_zone = zone
     if run:
         text.append("".join(run), style=styles[run_zone] if run_zone >= 0 else "")
+
+
+def sparkline(points: Sequence[Point], *, width: int, span_s: float, now: float,
+              levels: Levels, monochrome: bool = False) -> Text:
+    """``width`` cells covering ``[now - span_s, now]``; each cell the slice's coldest value."""
+    return sparkline_rows(points, width=width, rows=1, span_s=span_s, now=now, levels=levels,
+                          monochrome=monochrome)[0]
+
+
+def sparkline_rows(points: Sequence[Point], *, width: int, rows: int, span_s: float,
+                   now: float, levels: Levels, monochrome: bool = False) -> list[Text]:
+    """The sparkline ``rows`` text rows tall (eight steps per row), top row first."""
+    if width <= 0:
+        return [Text() for _ in range(rows)]
+    cells = _cells(points, width, span_s, now)
+    scale = _scale(cells, levels)
+    if scale is None:
+        return [Text(GAP * width, no_wrap=True, overflow="crop") for _ in range(rows)]
+    lo, hi = scale
+    steps = len(BLOCKS) * rows
+    heights = [None if v is None else 1 + min(steps - 1, max(0, round(
+        (v - lo) / (hi - lo) * (steps - 1)))) for v in cells]
+    zones = [-1 if v is None else levels.zone(v) for v in cells]
+    styles = _zone_styles(monochrome)
+    out: list[Text] = []
+    for row in range(rows - 1, -1, -1):  # top row first
+        glyphs = []
+        for h in heights:
+            if h is None:
+                glyphs.append(GAP)
+                continue
+            fill = h - row * len(BLOCKS)
+            glyphs.append(BLOCKS[-1] if fill >= len(BLOCKS) else BLOCKS[fill - 1] if fill > 0
+                          else " ")
+        text = Text(no_wrap=True, overflow="crop")
+        _append_runs(text, glyphs, [z if g.strip() else -1 for g, z in zip(glyphs, zones,
+                                                                           strict=True)], styles)
+        out.append(text)
+    return out
+
+
+MARKS: Mapping[str, str] = {"co2": "C", "saline": "S"}
+
+
+def _marker_cells(interventions: Sequence[tuple[float, str]], width: int, span_s: float,
+                  now: float) -> dict[int, str]:
+    cells: dict[int, str] = {}
+    start = now - span_s
+    step = span_s / width if width > 0 and span_s > 0 else 1.0
+    for t, kind in interventions:
+        if width > 0 and start <= t <= now:
+            cells[min(width - 1, max(0, int((t - start) / step)))] = MARKS.get(kind, "?")
+    return cells
+
+
+def marker_row(interventions: Sequence[tuple[float, str]], *, width: int, span_s: float,
+               now: float, monochrome: bool = False) -> Text:
+    """A row under a sparkline with ``C`` (carbon dioxide) or ``S`` (warm saline) under the
+    cell of each injection in the window; the rest blank."""
+    cells = _marker_cells(interventions, width, span_s, now)
+    plain = "".join(cells.get(i, " ") for i in range(max(0, width)))
+    text = Text(plain, no_wrap=True, overflow="crop")
+    style = "bold reverse" if monochrome else "bold magenta"
+    for i in cells:
+        text.stylize(style, i, i + 1)
     return text
+
+
+def overlay_markers(line: Text, interventions: Sequence[tuple[float, str]], *, width: int,
+                    span_s: float, now: float, monochrome: bool = False) -> Text:
+    """A one-row sparkline with the injection cells replaced by their letter (no room for a
+    marker row)."""
+    cells = _marker_cells(interventions, width, span_s, now)
+    if not cells:
+        return line
+    plain = list(line.plain)
+    for i, glyph in cells.items():
+        if i < len(plain):
+            plain[i] = glyph
+    out = Text("".join(plain), no_wrap=True, overflow="crop", spans=list(line.spans))
+    for i in cells:
+        out.stylize("bold reverse" if monochrome else "bold magenta reverse", i, i + 1)
+    return out
 
 
 class History(Mapping[str, Sequence[Point]]):
@@ -175,6 +268,18 @@ class History(Mapping[str, Sequence[Point]]):
         self.span_s = float(span_s)
         self.interval_s = self.span_s / max(1, points)
         self._data: dict[str, deque[Point]] = {}
+        # (session time, "co2" | "saline") of every intervention, for the sparkline markers and
+        # the header's time since the last injection. Bounded: a session has a few dozen.
+        self.interventions: deque[tuple[float, str]] = deque(maxlen=1000)
+
+    def note_events(self, records: Iterable[Mapping[str, object]]) -> None:
+        """Keep the interventions among event-stream records (``type`` "intervention")."""
+        for record in records:
+            if record.get("type") != "intervention":
+                continue
+            t, kind = record.get("t"), record.get("kind")
+            if isinstance(t, int | float) and math.isfinite(t) and isinstance(kind, str):
+                self.interventions.append((float(t), kind))
 
     def record(self, snapshot: Snapshot) -> None:
         now = snapshot.t

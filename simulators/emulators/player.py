@@ -22,6 +22,11 @@ from simulators.trace import Trace
 Clock = Callable[[], float]
 Window = tuple[float, float]
 
+# Above this, a busy machine's ordinary scheduling delay (10-20 ms between turns of the event
+# loop at a load of 10 on 2 cores) is itself more than 1 s of session time, and the monitor can
+# see a gap no clock can hide. Measured: docs/simulator.md ("Pacing at high speed").
+MAX_DEMO_SPEED = 60.0
+
 
 @dataclass(frozen=True, slots=True)
 class Faults:
@@ -63,6 +68,59 @@ class SessionClock:
     def wall_delay(self, session_s: float) -> float:
         """Wall seconds until ``session_s`` session seconds have passed."""
         return max(0.0, session_s / self.speed)
+
+
+class SteadyClock:
+    """A monotonic clock for a simulated session that stops while the process is stalled.
+
+    ``cryoguard demo`` runs the emulated device and the daemon in one process, both on session
+    time = wall time × speed. When the process is not scheduled for a moment (a busy machine,
+    a garbage collection), wall time runs on while neither side can act: at ×60 a 50 ms pause
+    is 3 s of session time, and the daemon, whose clock reads first after the pause, declares
+    every channel stale (its delay is 2 s) before the device has had a chance to write. Given
+    to both sides as their monotonic clock, this clock lets at most ``grace_s`` of wall time
+    pass without a heartbeat; beyond that it stands still until the heartbeat (:meth:`run`,
+    every ``beat_s``) comes back, and then goes on from where it stood, never jumping. A pause
+    thus moves session time by at most ``grace_s × speed``. For simulated sessions only: a real
+    monitor must see real gaps. Measurements: docs/simulator.md ("Pacing at high speed").
+    """
+
+    def __init__(self, grace_s: float = 0.02, beat_s: float = 0.005,
+                 clock: Clock = time.monotonic) -> None:
+        if not 0 < beat_s < grace_s:
+            raise ValueError(f"need 0 < beat_s < grace_s, got {beat_s} and {grace_s}")
+        self.grace_s = grace_s
+        self.beat_s = beat_s
+        self._clock = clock
+        self._last_beat = clock()
+        self.stalled_s = 0.0  # wall time taken out so far
+        self.stalls = 0  # heartbeats that came late (each a pause taken out)
+        self.longest_stall_s = 0.0
+
+    @classmethod
+    def for_speed(cls, speed: float, max_step_session_s: float = 1.0) -> SteadyClock:
+        """A clock whose pauses move session time at ``speed`` by at most
+        ``max_step_session_s`` (half the default 2 s stale delay)."""
+        grace = min(0.02, max_step_session_s / speed)
+        return cls(grace_s=grace, beat_s=min(0.005, grace / 4))
+
+    def __call__(self) -> float:
+        return min(self._clock(), self._last_beat + self.grace_s) - self.stalled_s
+
+    def beat(self) -> None:
+        now = self._clock()
+        late = now - self._last_beat - self.grace_s
+        if late > 0:
+            self.stalled_s += late
+            self.stalls += 1
+            self.longest_stall_s = max(self.longest_stall_s, late + self.grace_s)
+        self._last_beat = now
+
+    async def run(self) -> None:
+        """The heartbeat: run it as a task of the session's event loop until cancelled."""
+        while True:
+            self.beat()
+            await asyncio.sleep(self.beat_s)
 
 
 class Periodic:

@@ -1,0 +1,134 @@
+"""The demo at high speed on a busy machine: a pause of the process is not a stale sensor.
+
+The emulated device and the daemon share one process and session time = wall time × speed. The
+real daemon and the real line emulator run here on a pseudo-terminal at ×60 while a task blocks
+the event loop for 120 ms three times (7.2 s of session time each, more than the 2 s stale
+delay, and longer than the daemon's 100 ms tick, so a tick always falls in the pause). With the
+plain monotonic clock the daemon raises ``stale`` (the control: the test can fail); with
+:class:`SteadyClock` shared by both sides, it does not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.config.schema import parse_config
+from monitor.daemon.devices import device_params
+from monitor.daemon.shell import Daemon, DaemonOptions, SessionClock
+from simulators.emulators import serve
+from simulators.emulators.player import SteadyClock
+from simulators.scenarios import get
+
+SPEED = 60.0
+DURATION_S = 40.0  # session seconds: 0.7 s of wall time at ×60
+PAUSE_S = 0.12
+
+
+# The clock alone, on a hand-driven time source ----------------------------------------------
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_a_healthy_loop_sees_plain_wall_time() -> None:
+    now = FakeTime()
+    clock = SteadyClock(grace_s=0.02, beat_s=0.005, clock=now)
+    start = clock()
+    for _ in range(1000):
+        now.t += 0.005
+        clock.beat()
+    assert clock() - start == pytest.approx(5.0)
+    assert clock.stalls == 0
+
+
+def test_a_pause_moves_the_clock_by_the_grace_at_most_and_never_backwards() -> None:
+    now = FakeTime()
+    clock = SteadyClock(grace_s=0.02, beat_s=0.005, clock=now)
+    before = clock()
+    readings = []
+    for _ in range(25):  # a 250 ms pause: no heartbeat, but others read the clock
+        now.t += 0.01
+        readings.append(clock())
+    assert max(readings) - before == pytest.approx(0.02)
+    assert readings == sorted(readings)
+    clock.beat()  # the loop runs again
+    assert clock() == pytest.approx(readings[-1])  # goes on from where it stood
+    now.t += 0.005
+    clock.beat()
+    assert clock() == pytest.approx(readings[-1] + 0.005)
+    assert clock.stalls == 1 and clock.longest_stall_s == pytest.approx(0.25)
+
+
+def test_for_speed_bounds_the_session_step_of_a_pause() -> None:
+    for speed in (1.0, 20.0, 60.0, 200.0):
+        clock = SteadyClock.for_speed(speed)
+        assert clock.grace_s * speed <= 1.0 + 1e-9
+        assert 0 < clock.beat_s < clock.grace_s
+
+
+def test_bad_parameters_are_refused() -> None:
+    with pytest.raises(ValueError, match="beat_s"):
+        SteadyClock(grace_s=0.005, beat_s=0.01)
+
+
+# The real daemon and emulator, with the loop paused ----------------------------------------
+
+async def run_demo(tmp_path: Path, monotonic: Callable[[], float] | None,
+                   heartbeat: Callable[[], Any] | None) -> list[dict[str, Any]]:
+    scenario = get("demo")
+    link = tmp_path / "ttySIM0"
+    config = parse_config({
+        "station": {"name": "pace"},
+        "devices": [{"id": "sim", "protocol": "line", "port": str(link)}],
+        "channels": [{"id": c.id, "label": c.label, "device": "sim", "index": c.index,
+                      "role": str(c.role)} for c in scenario.channels]}, "pacing test")
+    events = tmp_path / f"events-{monotonic is not None}.jsonl"
+    options = DaemonOptions(mode="demo", headless=True, events_out=str(events), record=False,
+                            speed=SPEED, duration_s=DURATION_S, stdin_commands=False, log=False)
+    ready = asyncio.Event()
+    clock = SessionClock(SPEED, monotonic=monotonic) if monotonic else SessionClock(SPEED)
+
+    async def device() -> None:
+        await serve(scenario, "line", link, speed=SPEED, clock=monotonic,
+                    on_ready=lambda _path: ready.set())
+
+    async def pauses() -> None:
+        await ready.wait()
+        for _ in range(3):
+            await asyncio.sleep(0.1)
+            time.sleep(PAUSE_S)  # the whole process stops, as on a busy machine
+
+    tasks: list[Callable[[], Any]] = [device, pauses]
+    if heartbeat is not None:
+        tasks.append(heartbeat)
+    daemon = Daemon(config, device_params(config), options, clock=clock, extra_tasks=tasks,
+                    ready=ready)
+    assert await daemon.run() == 0
+    return [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
+
+
+def stale(records: list[dict[str, Any]]) -> list[str]:
+    return [r["alarm"] for r in records
+            if r["type"] == "alarm.raised" and r.get("condition") == "stale"]
+
+
+async def test_plain_clock_raises_stale_on_a_pause_steady_clock_does_not(tmp_path: Path
+                                                                        ) -> None:
+    plain = await run_demo(tmp_path, None, None)
+    assert stale(plain), "control: a 120 ms pause at ×60 looks like a stale sensor"
+    steady = SteadyClock.for_speed(SPEED)
+    paced = await run_demo(tmp_path, steady, steady.run)
+    assert stale(paced) == []
+    assert steady.stalls >= 3 and steady.longest_stall_s >= PAUSE_S  # taken out
+    assert paced[-1]["type"] == "session.ended" and paced[-1]["t"] >= DURATION_S

@@ -9,12 +9,14 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from drivers.collect import CollectingSink, SinkEvent
-from drivers.params import AnyParams, DconParams, LineParams, ModbusParams
-from drivers.runner import run_device
 from monitor.errors import CryoGuardError, UsageError
 from monitor.model import Status
+
+if TYPE_CHECKING:
+    from drivers.collect import CollectingSink, SinkEvent
+    from drivers.params import AnyParams
 
 DEFAULT_BAUD = {"line": 115200, "dcon": 9600, "modbus": 9600}
 
@@ -43,6 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def build_params(args: argparse.Namespace) -> AnyParams:
+    from drivers.params import DconParams, LineParams, ModbusParams
+
     baud = args.baudrate or DEFAULT_BAUD[args.protocol]
     common = dict(id="probe", port=args.port, baudrate=baud, learn_channels=True)
     try:
@@ -69,6 +73,9 @@ def _more_than(n: int) -> Callable[[CollectingSink], bool]:
 
 
 async def probe(params: AnyParams, count: int, wait_s: float) -> int:
+    from drivers.collect import CollectingSink
+    from drivers.runner import run_device
+
     sink = CollectingSink()
     start = time.monotonic()
     task = asyncio.create_task(run_device(params, sink, lambda: time.monotonic() - start))

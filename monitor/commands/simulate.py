@@ -17,16 +17,13 @@ from monitor.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from simulators.emulators import PROTOCOLS
-    from simulators.scenarios import SCENARIOS
-
     parser = sub.add_parser(
         "simulate", help="serve an emulated thermocouple device on a pseudo-terminal",
         description="Serve an emulated device playing a scenario behind the symlink PATH, "
                     "until stopped (Ctrl-C or SIGTERM).")
     parser.add_argument("--scenario", required=True, metavar="NAME",
-                        help=f"one of: {', '.join(SCENARIOS)}")
-    parser.add_argument("--protocol", required=True, choices=PROTOCOLS)
+                        help="scenario to play (`cryoguard scenarios` lists them)")
+    parser.add_argument("--protocol", required=True, choices=("line", "dcon", "modbus"))
     parser.add_argument("--link", required=True, metavar="PATH",
                         help="symlink to create in front of the pseudo-terminal")
     parser.add_argument("--speed", type=float, default=1.0,

@@ -18,7 +18,10 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "config"
 
 # What `cryoguard --help` must not load (the contract: it never imports what it does not need).
-HEAVY = ("numpy", "rich", "pydantic", "pymodbus", "aiomqtt", "serial", "matplotlib", "pyarrow")
+# asyncio is standard library but the largest import left (about a third of the start-up):
+# the commands that use it import it where they run.
+HEAVY = ("numpy", "rich", "pydantic", "pymodbus", "aiomqtt", "serial", "matplotlib", "pyarrow",
+         "asyncio")
 
 
 def python(code: str, *, env: dict[str, str] | None = None

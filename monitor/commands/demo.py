@@ -7,8 +7,6 @@ the engine watches it, the display (or the log) shows it, and the session is rec
 from __future__ import annotations
 
 import argparse
-import asyncio
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +15,8 @@ from monitor.commands.session_args import add_session_arguments, start_session
 from monitor.errors import UsageError
 
 if TYPE_CHECKING:
+    import asyncio
+
     from monitor.config.schema import Config
 
 DEFAULT_SCENARIO = "demo"
@@ -57,6 +57,8 @@ def demo_config(scenario: Any, protocol: str, link: Path) -> Config:
 
 
 def run(args: argparse.Namespace) -> int:
+    import tempfile
+
     from monitor.daemon.devices import device_params
     from simulators.scenarios import SCENARIOS
 

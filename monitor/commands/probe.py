@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import os
@@ -73,6 +72,8 @@ def _more_than(n: int) -> Callable[[CollectingSink], bool]:
 
 
 async def probe(params: AnyParams, count: int, wait_s: float) -> int:
+    import asyncio
+
     from drivers.collect import CollectingSink
     from drivers.runner import run_device
 
@@ -110,6 +111,8 @@ async def probe(params: AnyParams, count: int, wait_s: float) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
     if args.count < 1:
         raise UsageError("probe: --count must be at least 1")
     if not args.wait > 0:

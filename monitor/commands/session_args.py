@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import os
 import sys
@@ -14,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from monitor.errors import UsageError
 
 if TYPE_CHECKING:
+    import asyncio
+
     from drivers.params import AnyParams
     from monitor.config.schema import Config
     from monitor.outputs.base import Output
@@ -60,6 +61,8 @@ def start_session(args: argparse.Namespace, config: Config, devices: Sequence[An
     ``extra_tasks(ready)`` gives coroutines started before the session clock (simulated
     hardware); the clock starts once one of them sets ``ready``.
     """
+    import asyncio
+
     from monitor.daemon.shell import Daemon, DaemonOptions, SessionClock
 
     outputs: list[Output] = []

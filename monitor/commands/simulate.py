@@ -7,7 +7,6 @@ then plays the scenario. SIGINT or SIGTERM: the link is removed and the exit sta
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import signal
 import sys
@@ -36,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from simulators.scenarios import SCENARIOS
 
     if args.scenario not in SCENARIOS:
@@ -53,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> None:
+    import asyncio
+
     from simulators.emulators import serve
 
     loop = asyncio.get_running_loop()

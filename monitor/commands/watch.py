@@ -10,7 +10,6 @@ There is no acknowledge: the view only subscribes.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import signal
@@ -23,6 +22,8 @@ from monitor.commands.lazy_default import LazyDefault
 from monitor.errors import CryoGuardError
 
 if TYPE_CHECKING:
+    import asyncio
+
     from monitor.mqtt.connection import MqttSettings
     from monitor.mqtt.watch_state import WatchState
 
@@ -81,6 +82,8 @@ def settings_from_args(args: argparse.Namespace) -> tuple[MqttSettings, str | No
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from monitor.mqtt.watch_state import WatchState
 
     settings, station = settings_from_args(args)
@@ -97,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
 
 async def _once(settings: MqttSettings, state: WatchState, wait_s: float,
                 out: IO[str]) -> int:
+    import asyncio
+
     from monitor.mqtt.subscriber import follow
 
     problems: list[str] = []
@@ -158,6 +163,8 @@ class LinePrinter:
 
 async def _headless(settings: MqttSettings, state: WatchState, duration_s: float | None,
                     out: IO[str], err: IO[str]) -> int:
+    import asyncio
+
     from monitor.mqtt.subscriber import follow
 
     printer = LinePrinter(state, out)
@@ -182,6 +189,8 @@ async def _headless(settings: MqttSettings, state: WatchState, duration_s: float
 
 async def _until_stopped(jobs: list[Any], duration_s: float | None,
                          stop: asyncio.Event | None = None) -> int:
+    import asyncio
+
     """Run ``jobs`` until Ctrl-C, SIGTERM, ``stop`` or ``duration_s``."""
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
@@ -210,6 +219,8 @@ async def _until_stopped(jobs: list[Any], duration_s: float | None,
 # The screen ---------------------------------------------------------------------------------
 
 async def _live(settings: MqttSettings, state: WatchState, duration_s: float | None) -> int:
+    import asyncio
+
     from rich.console import Console
     from rich.live import Live
 

@@ -79,7 +79,6 @@ def run(args: argparse.Namespace) -> int:
     from monitor.engine import Engine
     from monitor.outputs.eventstream import EventWriter
     from monitor.replay.core import load_source, replay
-    from monitor.replay.view import replay_on_display
 
     source = load_source(args.source)
     config = resolve_config(args, source)
@@ -110,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
     display = _display(args, config)
     try:
         if display is not None and args.speed is not None:
+            from monitor.replay.view import replay_on_display  # asyncio: only for the display
+
             result = replay_on_display(source, engine, emit, args.speed, display,
                                        _header(config, engine, source, args.speed, wall_start))
         else:

@@ -9,9 +9,20 @@ on a figure: they measure and print.
 from __future__ import annotations
 
 import json
+import os
 import statistics
+import sys
 from collections.abc import Sequence
 from typing import Any
+
+# Measure what an installed CryoGuard does: pip compiles bytecode at install and Python caches
+# it on first import, but an environment may forbid writing it (PYTHONDONTWRITEBYTECODE), and
+# then every start recompiles the project's modules, a cost no user pays. The benchmarks and
+# the processes they start run with the cache on.
+if os.environ.pop("PYTHONDONTWRITEBYTECODE", None) is not None:
+    sys.dont_write_bytecode = False
+    print("note: PYTHONDONTWRITEBYTECODE unset for this benchmark (bytecode cached, as after an "
+          "install)", flush=True)
 
 
 def figure(key: str, what: str, text: str, *, value: float | None = None,

@@ -184,6 +184,8 @@ def test_replay_example_breach_raises_the_cold_alarms() -> None:
     assert events[0]["source"].endswith("example-breach.csv")
     raised = {e["alarm"] for e in events if e["type"] == "alarm.raised"}
     assert {"N1.below_warning", "N1.below_critical", "N1.freezing"} <= raised
+    printed = cryoguard("replay", "--example", "breach", "--print")
+    assert printed.stdout == (REPO / "monitor" / "data" / "example-breach.csv").read_text()
 
 
 # --- extras -----------------------------------------------------------------------------------

@@ -314,11 +314,18 @@ def test_wheel_carries_the_config_folder_and_example_csv(tmp_path: Path) -> None
     """Build the wheel as CI does and compare its data files with config/ byte for byte."""
     import zipfile
 
+    # Build from a copy (links kept as links), so a stale build/ folder in the checkout
+    # cannot add files to the wheel and the checkout gets no build/ or egg-info from the test.
+    source = tmp_path / "src"
+    shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis",
+        "sessions", "out"))
+    dist = tmp_path / "dist"
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
-                           str(tmp_path), str(REPO)], capture_output=True, text=True,
+                           str(dist), str(source)], capture_output=True, text=True,
                           timeout=600, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
     assert proc.returncode == 0, proc.stderr
-    (wheel,) = tmp_path.glob("cryoguard-*.whl")
+    (wheel,) = dist.glob("cryoguard-*.whl")
     prefix = "monitor/data/config/"
     with zipfile.ZipFile(wheel) as zf:
         carried = {name[len(prefix):]: zf.read(name) for name in zf.namelist()

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from _figures import emit, figure
 
 from monitor.engine import Engine, ReadingBlock
 from monitor.engine.spec import EngineSpec
@@ -52,6 +53,7 @@ def main() -> None:
                             max_backlog_readings=50_000_000)
         print(f"{'hours':>6} {'RSS MB':>8} {'events':>8}")
         events = 0
+        samples: list[tuple[float, float]] = []
         for b in range(blocks):
             t = (b * per_block + np.arange(per_block)) / args.rate
             day = 30.0 - 18.0 * np.exp(-(((t % 86400) - 43200) / 1800) ** 2)
@@ -67,11 +69,19 @@ def main() -> None:
                                              values.reshape(-1)[:: args.channels * 10],
                                              strict=True)])
             if b % 180 == 0 or b == blocks - 1:
-                print(f"{(b + 1) / 60:6.1f} {rss_mb():8.1f} {events:8d}", flush=True)
+                samples.append(((b + 1) / 60, rss_mb()))
+                print(f"{samples[-1][0]:6.1f} {samples[-1][1]:8.1f} {events:8d}", flush=True)
         rec.close(float(blocks * 60))
     print(f"{blocks * per_block * args.channels:,} readings through the engine in "
           f"{time.perf_counter() - started:.1f} s (recorder fed every tenth scan's first "
           f"channel to keep the run short)")
+    early = next((s for s in samples if s[0] >= 3.0), samples[0])
+    end = samples[-1]
+    emit("memory_24h", [figure(
+        "memory", f"resident memory, engine + recorder, {args.channels} ch x {args.rate:g} Hz "
+        f"over {args.hours:g} simulated hours (`python bench/memory_24h.py`)",
+        f"{early[1]:.0f} MB at {early[0]:g} h → {end[1]:.1f} MB at {end[0]:g} h",
+        value=end[1] - early[1], unit="MB", target="flat")])
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiomqtt
+from _figures import emit, figure
 
 from monitor.config.schema import MqttConfig
 from monitor.engine import Snapshot
@@ -33,6 +34,8 @@ from monitor.engine.channel import ChannelView
 from monitor.mqtt.connection import MqttSettings
 from monitor.outputs.mqtt import MqttOutput
 from tests.mqtt_broker import Broker, free_port, mosquitto_path
+
+RATES: dict[str, float] = {}
 
 
 def record(i: int) -> dict[str, Any]:
@@ -112,6 +115,7 @@ async def throughput(server: Broker, n_events: int, n_states: int) -> None:
                 feed(i)
             end = await asyncio.wait_for(waiter, 120)
             await sub.unsubscribe(topic)
+            RATES[label] = n / (end - start)
             print(f"  {label:<24} {n:>7} messages in {end - start:6.2f} s = "
                   f"{n / (end - start):>8,.0f} messages/s")
     runner.cancel()
@@ -187,6 +191,11 @@ async def main() -> None:
             await alarm_path_cost(f"mqtt://127.0.0.1:{free_port()}/bench-cost", "down", 20_000)
         finally:
             server.stop()
+    events, states = RATES["events (QoS 1)"], RATES["channel states (QoS 0)"]
+    emit("mqtt_rate", [figure(
+        "mqtt.rate", "MQTT publish rate to a local mosquitto, events QoS 1 / channel states "
+        "QoS 0, counted at a subscriber (`python bench/mqtt_rate.py`)",
+        f"~{events:,.0f} / ~{states:,.0f} msg/s", value=events, unit="msg/s")])
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from _figures import emit, figure
+
 from monitor.model import Event, EventType, Reading, Status
 from monitor.sessions.reader import open_session
 from monitor.sessions.recorder import Recorder
@@ -80,12 +82,17 @@ def main() -> None:
         t1 = time.perf_counter()
         assert len(cols.seq) == total
         print(f"read back, columns(): {t1 - t0:.3f} s ({total / (t1 - t0):,.0f} readings/s)")
+        written, read_back = total / (closed - start), t1 - t0
         t0 = time.perf_counter()
         with open_session(path) as session:
             count = sum(1 for _ in session.iter_inputs())
         t1 = time.perf_counter()
         assert count == total
         print(f"read back, iter_inputs(): {t1 - t0:.3f} s ({total / (t1 - t0):,.0f} readings/s)")
+    emit("recorder_throughput", [figure(
+        "recorder", f"recorder write / read back (columns()) of {total:,} readings "
+        "(`python bench/recorder_throughput.py`)",
+        f"~{written / 1e3:,.0f} k/s / {read_back:.2f} s", value=written, unit="readings/s")])
 
 
 if __name__ == "__main__":

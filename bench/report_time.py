@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _figures import emit, figure
 
 from monitor.config.schema import parse_config
 from monitor.report import build_report
@@ -79,6 +80,10 @@ def main() -> None:
     print(f"report: {seconds:.2f} s for {len(files.data.cycles)} cycles, "
           f"{len(files.data.alarm_log)} alarms, {len(files.images)} plots; report.html "
           f"{html_mb:.1f} MB")
+    emit("report_time", [figure(
+        "report", f"`cryoguard report`, {args.minutes:g} min x {args.channels} ch x "
+        f"{args.rate:g} Hz session, in process (`python bench/report_time.py`)",
+        f"{seconds:.1f} s", value=seconds, unit="s")])
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ import statistics
 import time
 from dataclasses import replace
 
+from _figures import emit, figure
+
 from simulators.physics import simulate
 from simulators.scenarios import SCENARIOS
 
@@ -37,6 +39,11 @@ def main() -> None:
         simulate(setup, scenario.duration_s)
         total += time.perf_counter() - start
     print(f"all {len(SCENARIOS)} scenarios, physics from scratch: {total * 1000:.0f} ms")
+    best = statistics.median(physics)
+    emit("simulate_speed", [figure(
+        "simulator", f"simulator physics, {sc.duration_s / 60:.0f}-min routine procedure, "
+        "median of 5 (`python bench/simulate_speed.py`)", f"{best:.2f} s", value=best,
+        unit="s", target="< 1 s", met=best < 1.0)])
 
 
 if __name__ == "__main__":

@@ -7,16 +7,12 @@ A site checks its file before a procedure, not during one: every problem is list
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from monitor.config.schema import (
-    AnyDevice,
-    Config,
-    DconDevice,
-    ModbusDevice,
-    describe_thresholds,
-    load_config,
-    redact_url,
-)
+from monitor.examples import add_example_arguments, config_examples, with_example
+
+if TYPE_CHECKING:
+    from monitor.config.schema import AnyDevice, Config
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -24,11 +20,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "check-config", help="validate a config file and summarise the thresholds in force",
         description="Validate a CryoGuard TOML config. Exit 0 with a summary when it is good; "
                     "exit 2 listing every problem (field path and bad value) when it is not.")
-    parser.add_argument("file", metavar="FILE", help="the TOML config file")
-    parser.set_defaults(func=run)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("file", metavar="FILE", nargs="?", help="the TOML config file")
+    add_example_arguments(parser, source, list(config_examples()), "config")
+    parser.set_defaults(func=with_example(run, config_examples, "file"))
 
 
 def run(args: argparse.Namespace) -> int:
+    from monitor.config.schema import load_config
+
     config = load_config(args.file)  # ConfigError: the dispatcher prints it and exits 2
     print("\n".join(summary(config, args.file)))
     return 0
@@ -36,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
 
 def summary(config: Config, source: str) -> list[str]:
     """The lines printed for a good config."""
+    from monitor.config.schema import describe_thresholds, redact_url
+
     station = config.station
     operator = f" (operator: {station.operator})" if station.operator else ""
     lines = [f"{source}: OK", f"station: {station.name}{operator}"]
@@ -69,6 +71,8 @@ def summary(config: Config, source: str) -> list[str]:
 
 
 def _device_detail(device: AnyDevice) -> str:
+    from monitor.config.schema import DconDevice, ModbusDevice
+
     if isinstance(device, ModbusDevice):
         last = device.start_register + device.channel_count - 1
         fmt = ("data format read at connect" if device.data_format == "auto"

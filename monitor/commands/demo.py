@@ -7,16 +7,17 @@ the engine watches it, the display (or the log) shows it, and the session is rec
 from __future__ import annotations
 
 import argparse
-import asyncio
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.commands.session_args import add_session_arguments, start_session
-from monitor.config.schema import Config, parse_config
-from monitor.daemon.devices import device_params
 from monitor.errors import UsageError
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from monitor.config.schema import Config
 
 DEFAULT_SCENARIO = "demo"
 
@@ -46,6 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def demo_config(scenario: Any, protocol: str, link: Path) -> Config:
     """The config of a demo: one device ``sim`` on the link, the scenario's channels."""
+    from monitor.config.schema import parse_config
+
     device: dict[str, Any] = {"id": "sim", "protocol": protocol, "port": str(link)}
     channels = [{"id": c.id, "label": c.label, "device": "sim", "index": c.index,
                  "role": str(c.role)} for c in scenario.channels]
@@ -54,6 +57,9 @@ def demo_config(scenario: Any, protocol: str, link: Path) -> Config:
 
 
 def run(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from monitor.daemon.devices import device_params
     from simulators.scenarios import SCENARIOS
 
     scenario = SCENARIOS.get(args.scenario)

@@ -20,14 +20,17 @@ import os
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING, Any
 
 from monitor.errors import CryoGuardError
+from monitor.extras import requiring
 from monitor.model import Status
-from monitor.sessions.reader import SessionFile, open_session
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+    from monitor.sessions.reader import SessionFile
 
 READING_COLUMNS = ("t", "channel", "temp_c", "status", "time")
 EVENT_COLUMNS = ("t", "time", "type", "alarm", "channel", "condition", "category", "priority",
@@ -46,10 +49,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         help="csv (UTF-8, header row) or parquet (needs pyarrow)")
     parser.add_argument("--out", required=True, metavar="PATH", type=Path,
                         help="the readings file to write; the events file goes beside it")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=requiring(run, "pyarrow.parquet", extra="parquet",
+                                       when=lambda args: args.format == "parquet"))
 
 
 def run(args: argparse.Namespace) -> int:
+    from monitor.sessions.reader import open_session
+
     with open_session(args.session) as session:
         readings_path, events_path, counts = export_session(session, args.format, args.out)
     print(f"wrote {counts[0]} readings to {readings_path} and {counts[1]} events to "
@@ -100,6 +106,8 @@ def _atomic(path: Path, write: Any) -> None:
 
 def wall_times(wall_start: datetime | None, t: NDArray[np.float64]) -> NDArray[np.datetime64]:
     """UTC wall time of each session time, to the microsecond (NaT when the start is unknown)."""
+    import numpy as np
+
     if wall_start is None:
         return np.full(t.shape, np.datetime64("NaT"), dtype="datetime64[us]")
     start = np.datetime64(wall_start.astimezone(UTC).replace(tzinfo=None), "us")
@@ -107,12 +115,16 @@ def wall_times(wall_start: datetime | None, t: NDArray[np.float64]) -> NDArray[n
 
 
 def _iso(times: NDArray[np.datetime64]) -> list[str]:
+    import numpy as np
+
     text = np.datetime_as_string(times, unit="ms")
     return [s + "Z" if s != "NaT" else "" for s in text.tolist()]
 
 
 def _readings_csv(path: Path, session: SessionFile, cols: Any,
                   wall_start: datetime | None) -> None:
+    import numpy as np
+
     names = np.array(session.channel_names, dtype=object)[cols.channel].tolist()
     status_names = np.array(_STATUS_NAMES, dtype=object)[cols.status].tolist()
     temps = [("" if s else v) for v, s in zip(cols.temp_c.tolist(), cols.status.tolist(),
@@ -125,6 +137,8 @@ def _readings_csv(path: Path, session: SessionFile, cols: Any,
 
 
 def _event_row(record: dict[str, Any], wall_start: datetime | None) -> list[Any]:
+    import numpy as np
+
     t = record.get("t")
     t_value = float(t) if isinstance(t, int | float) else None
     time_text = record.get("time")
@@ -160,6 +174,8 @@ def _pyarrow() -> tuple[Any, Any]:
 
 def _readings_parquet(path: Path, session: SessionFile, cols: Any,
                       wall_start: datetime | None) -> None:
+    import numpy as np
+
     pa, pq = _pyarrow()
     not_ok = cols.status != int(Status.OK)
     table = pa.table({
@@ -178,6 +194,8 @@ def _readings_parquet(path: Path, session: SessionFile, cols: Any,
 
 def _timestamps(pa: Any, wall_start: datetime | None, t: NDArray[np.float64]) -> Any:
     """A UTC timestamp column for session times ``t`` (null where unknown)."""
+    import numpy as np
+
     kind = pa.timestamp("us", tz="UTC")
     unknown = ~np.isfinite(t)
     if wall_start is None:
@@ -188,6 +206,8 @@ def _timestamps(pa: Any, wall_start: datetime | None, t: NDArray[np.float64]) ->
 
 def _events_parquet(path: Path, events: Sequence[dict[str, Any]],
                     wall_start: datetime | None) -> None:
+    import numpy as np
+
     pa, pq = _pyarrow()
     rows = [_event_row(record, wall_start) for record in events]
     columns: dict[str, Any] = {}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from drivers.ports import list_serial_ports
-
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser(
@@ -16,6 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from drivers.ports import list_serial_ports
+
     ports = list_serial_ports()
     if not ports:
         print("No serial ports found. Plug in the USB-serial adapter and run this again "

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import os
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from drivers.collect import CollectingSink, SinkEvent
-from drivers.params import AnyParams, DconParams, LineParams, ModbusParams
-from drivers.runner import run_device
 from monitor.errors import CryoGuardError, UsageError
 from monitor.model import Status
+
+if TYPE_CHECKING:
+    from drivers.collect import CollectingSink, SinkEvent
+    from drivers.params import AnyParams
 
 DEFAULT_BAUD = {"line": 115200, "dcon": 9600, "modbus": 9600}
 
@@ -43,6 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def build_params(args: argparse.Namespace) -> AnyParams:
+    from drivers.params import DconParams, LineParams, ModbusParams
+
     baud = args.baudrate or DEFAULT_BAUD[args.protocol]
     common = dict(id="probe", port=args.port, baudrate=baud, learn_channels=True)
     try:
@@ -69,6 +72,11 @@ def _more_than(n: int) -> Callable[[CollectingSink], bool]:
 
 
 async def probe(params: AnyParams, count: int, wait_s: float) -> int:
+    import asyncio
+
+    from drivers.collect import CollectingSink
+    from drivers.runner import run_device
+
     sink = CollectingSink()
     start = time.monotonic()
     task = asyncio.create_task(run_device(params, sink, lambda: time.monotonic() - start))
@@ -103,6 +111,8 @@ async def probe(params: AnyParams, count: int, wait_s: float) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
     if args.count < 1:
         raise UsageError("probe: --count must be at least 1")
     if not args.wait > 0:

@@ -10,22 +10,17 @@ import argparse
 import sys
 from collections import Counter
 from datetime import datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from monitor.config.schema import (
-    Config,
-    default_config,
-    describe_thresholds,
-    load_config,
-    parse_config,
-)
-from monitor.engine import Engine
 from monitor.errors import ConfigError, UsageError
+from monitor.examples import add_example_arguments, csv_examples, with_example
 from monitor.model import Event, EventType, utc_now
-from monitor.outputs.base import Output
-from monitor.outputs.eventstream import EventWriter
-from monitor.replay.core import ReplaySource, alarm_differences, load_source, replay
-from monitor.replay.view import replay_on_display
+
+if TYPE_CHECKING:
+    from monitor.config.schema import Config
+    from monitor.engine import Engine
+    from monitor.outputs.base import Output
+    from monitor.replay.core import ReplaySource
 
 LOGGED = {EventType.ALARM_RAISED, EventType.ALARM_CLEARED, EventType.ALARM_ACKNOWLEDGED,
           EventType.AUDIO_PAUSED, EventType.AUDIO_RESUMED, EventType.DEVICE_LOST,
@@ -37,7 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "replay", help="replay a recorded session or a CSV file through the engine",
         description="Replay a session file or a CSV (long: t,channel,temp_c[,status]; wide: "
                     "t,<channel>,...) through the same engine as live monitoring.")
-    parser.add_argument("source", metavar="SOURCE", help="session file or CSV file")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("source", metavar="SOURCE", nargs="?", help="session file or CSV file")
+    add_example_arguments(parser, source, list(csv_examples()), "example CSV")
     parser.add_argument("--config", metavar="FILE",
                         help="thresholds to use instead of the recorded ones (CSV: instead "
                              "of the defaults, every channel a nerve)")
@@ -50,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         help="no live display: alarm log lines on stderr (a paced replay in "
                              "a terminal otherwise shows the display, read-only)")
     parser.add_argument("--quiet", action="store_true", help="only the summary on stderr")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=with_example(run, csv_examples, "source"))
 
 
 def _speed(text: str) -> float | None:
@@ -66,6 +63,8 @@ def _speed(text: str) -> float | None:
 
 
 def resolve_config(args: argparse.Namespace, source: ReplaySource) -> Config:
+    from monitor.config.schema import default_config, load_config, parse_config
+
     if args.config:
         return load_config(args.config)
     if source.kind == "session" and source.config:
@@ -77,6 +76,10 @@ def resolve_config(args: argparse.Namespace, source: ReplaySource) -> Config:
 
 
 def run(args: argparse.Namespace) -> int:
+    from monitor.engine import Engine
+    from monitor.outputs.eventstream import EventWriter
+    from monitor.replay.core import load_source, replay
+
     source = load_source(args.source)
     config = resolve_config(args, source)
     engine = Engine(config.engine_spec(), t0=0.0 if source.kind == "session" else None)
@@ -106,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
     display = _display(args, config)
     try:
         if display is not None and args.speed is not None:
+            from monitor.replay.view import replay_on_display  # asyncio: only for the display
+
             result = replay_on_display(source, engine, emit, args.speed, display,
                                        _header(config, engine, source, args.speed, wall_start))
         else:
@@ -142,6 +147,7 @@ def _display(args: argparse.Namespace, config: Config) -> Output | None:
 
 def _header(config: Config, engine: Engine, source: ReplaySource, speed: float,
             wall_start: datetime) -> dict[str, Any]:
+    from monitor.config.schema import describe_thresholds
     from monitor.display.sparkline import spec_levels
 
     return {"station": config.station.name, "mode": "replay", "source": str(source.path),
@@ -165,6 +171,8 @@ def _summary(source: ReplaySource, events: list[Event], readings: int, seconds: 
 
 
 def _differences(source: ReplaySource, events: list[Event], out: TextIO) -> None:
+    from monitor.replay.core import alarm_differences
+
     appear, vanish = alarm_differences(source.recorded_events, events)
     if not appear and not vanish:
         print("against the recording: the same alarms were raised", file=out)

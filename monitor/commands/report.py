@@ -11,6 +11,8 @@ import argparse
 import time
 from pathlib import Path
 
+from monitor.extras import requiring
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser(
@@ -21,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("session", metavar="SESSION", help="the session file (.cgsession)")
     parser.add_argument("--out", required=True, metavar="DIR", type=Path,
                         help="folder for the report (created if needed; files are replaced)")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=requiring(run, "matplotlib", extra="report"))
 
 
 def run(args: argparse.Namespace) -> int:

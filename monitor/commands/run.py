@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 
 from monitor.commands.session_args import add_session_arguments, start_session
-from monitor.config.schema import load_config, quick_config
-from monitor.daemon.devices import device_params
 from monitor.errors import UsageError
 from monitor.model import Role
 
@@ -43,6 +41,9 @@ def parse_channel(text: str) -> tuple[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from monitor.config.schema import load_config, quick_config
+    from monitor.daemon.devices import device_params
+
     if args.config:
         if args.protocol or args.channel:
             raise UsageError("--protocol and --channel go with --port, not with --config")

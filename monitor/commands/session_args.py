@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drivers.params import AnyParams
-from monitor.config.schema import Config
-from monitor.daemon.shell import Daemon, DaemonOptions, SessionClock
 from monitor.errors import UsageError
-from monitor.outputs.base import Output
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from drivers.params import AnyParams
+    from monitor.config.schema import Config
+    from monitor.outputs.base import Output
 
 
 def add_session_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +61,10 @@ def start_session(args: argparse.Namespace, config: Config, devices: Sequence[An
     ``extra_tasks(ready)`` gives coroutines started before the session clock (simulated
     hardware); the clock starts once one of them sets ``ready``.
     """
+    import asyncio
+
+    from monitor.daemon.shell import Daemon, DaemonOptions, SessionClock
+
     outputs: list[Output] = []
     to_stdout = args.events_out == "-"
     display = None

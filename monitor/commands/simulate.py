@@ -7,7 +7,6 @@ then plays the scenario. SIGINT or SIGTERM: the link is removed and the exit sta
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import signal
 import sys
@@ -17,16 +16,13 @@ from monitor.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from simulators.emulators import PROTOCOLS
-    from simulators.scenarios import SCENARIOS
-
     parser = sub.add_parser(
         "simulate", help="serve an emulated thermocouple device on a pseudo-terminal",
         description="Serve an emulated device playing a scenario behind the symlink PATH, "
                     "until stopped (Ctrl-C or SIGTERM).")
     parser.add_argument("--scenario", required=True, metavar="NAME",
-                        help=f"one of: {', '.join(SCENARIOS)}")
-    parser.add_argument("--protocol", required=True, choices=PROTOCOLS)
+                        help="scenario to play (`cryoguard scenarios` lists them)")
+    parser.add_argument("--protocol", required=True, choices=("line", "dcon", "modbus"))
     parser.add_argument("--link", required=True, metavar="PATH",
                         help="symlink to create in front of the pseudo-terminal")
     parser.add_argument("--speed", type=float, default=1.0,
@@ -39,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from simulators.scenarios import SCENARIOS
 
     if args.scenario not in SCENARIOS:
@@ -56,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> None:
+    import asyncio
+
     from simulators.emulators import serve
 
     loop = asyncio.get_running_loop()

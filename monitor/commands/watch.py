@@ -10,21 +10,22 @@ There is no acknowledge: the view only subscribes.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import signal
 import sys
 import time
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from monitor.config.schema import MqttConfig, load_config
+from monitor.commands.lazy_default import LazyDefault
 from monitor.errors import CryoGuardError
-from monitor.mqtt.connection import MqttSettings
-from monitor.mqtt.subscriber import follow
-from monitor.mqtt.url import check_station
-from monitor.mqtt.watch_state import DATA_TIMEOUT_S, Presence, WatchState
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from monitor.mqtt.connection import MqttSettings
+    from monitor.mqtt.watch_state import WatchState
 
 TICK_S = 0.25  # timeouts are checked (and the screen redrawn) four times a second
 ONCE_WAIT_S = 2.0
@@ -48,9 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         help="print the current state of the stations and exit")
     parser.add_argument("--wait", type=_seconds, default=ONCE_WAIT_S, metavar="S",
                         help=f"with --once: listen this long first (default {ONCE_WAIT_S:g})")
-    parser.add_argument("--stale-after", type=_seconds, default=DATA_TIMEOUT_S, metavar="S",
+    parser.add_argument("--stale-after", type=_seconds, metavar="S",
+                        default=LazyDefault("monitor.mqtt.watch_state", "DATA_TIMEOUT_S", "g"),
                         help="a station with no channel data for S seconds is OFFLINE "
-                             f"(default {DATA_TIMEOUT_S:g})")
+                             "(default %(default)s)")
     parser.add_argument("--duration", type=_seconds, metavar="S",
                         help="stop after S seconds (default: until Ctrl-C)")
     parser.set_defaults(func=run)
@@ -67,6 +69,10 @@ def _seconds(text: str) -> float:
 
 
 def settings_from_args(args: argparse.Namespace) -> tuple[MqttSettings, str | None]:
+    from monitor.config.schema import MqttConfig, load_config
+    from monitor.mqtt.connection import MqttSettings
+    from monitor.mqtt.url import check_station
+
     config = load_config(args.config).mqtt if args.config else MqttConfig()
     settings = MqttSettings.resolve(args.mqtt, config, require_station=False)
     station = args.station or settings.url.station
@@ -76,6 +82,10 @@ def settings_from_args(args: argparse.Namespace) -> tuple[MqttSettings, str | No
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from monitor.mqtt.watch_state import WatchState
+
     settings, station = settings_from_args(args)
     state = WatchState(station=station, data_timeout_s=args.stale_after)
     if args.once:
@@ -90,6 +100,10 @@ def run(args: argparse.Namespace) -> int:
 
 async def _once(settings: MqttSettings, state: WatchState, wait_s: float,
                 out: IO[str]) -> int:
+    import asyncio
+
+    from monitor.mqtt.subscriber import follow
+
     problems: list[str] = []
 
     def connection(reason: str | None) -> None:
@@ -128,6 +142,8 @@ class LinePrinter:
         self.start = clock()
 
     def check(self, name: str) -> None:
+        from monitor.mqtt.watch_state import Presence
+
         presence, _ = self.state.presence(name, self.clock())
         if presence is Presence.WAITING:
             return
@@ -147,6 +163,10 @@ class LinePrinter:
 
 async def _headless(settings: MqttSettings, state: WatchState, duration_s: float | None,
                     out: IO[str], err: IO[str]) -> int:
+    import asyncio
+
+    from monitor.mqtt.subscriber import follow
+
     printer = LinePrinter(state, out)
 
     def connection(reason: str | None) -> None:
@@ -169,6 +189,8 @@ async def _headless(settings: MqttSettings, state: WatchState, duration_s: float
 
 async def _until_stopped(jobs: list[Any], duration_s: float | None,
                          stop: asyncio.Event | None = None) -> int:
+    import asyncio
+
     """Run ``jobs`` until Ctrl-C, SIGTERM, ``stop`` or ``duration_s``."""
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
@@ -197,11 +219,14 @@ async def _until_stopped(jobs: list[Any], duration_s: float | None,
 # The screen ---------------------------------------------------------------------------------
 
 async def _live(settings: MqttSettings, state: WatchState, duration_s: float | None) -> int:
+    import asyncio
+
     from rich.console import Console
     from rich.live import Live
 
     from monitor.display.keys import cbreak
     from monitor.display.sparkline import History
+    from monitor.mqtt.subscriber import follow
 
     console = Console(highlight=False)
     history = History(300.0)
@@ -260,6 +285,7 @@ def stations_view(state: WatchState, now: float, width: int, fast: bool, slow: b
     from rich.text import Text
 
     from monitor.model import Priority
+    from monitor.mqtt.watch_state import Presence
 
     colours = {Priority.HIGH: ("bold bright_white on red", "bold red"),
                Priority.MEDIUM: ("bold black on yellow", "bold yellow"),

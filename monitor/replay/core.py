@@ -12,17 +12,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from monitor.engine import Engine, ReadingBlock
 from monitor.engine.block import F64, I8, I32, I64
 from monitor.engine.inputs import apply_input
+from monitor.engine.spec import Condition, EngineSpec
 from monitor.errors import CryoGuardError, UsageError
 from monitor.model import Event, EventType
 from monitor.replay.csvsource import read_csv
+from monitor.replay.whatif import STALE_INTERVALS, replay_spec, stale_for_interval
 from monitor.sessions.reader import SessionInput, open_session
+from monitor.sessions.schema import ChannelInfo
+
+if TYPE_CHECKING:
+    from monitor.config.schema import Config
 
 MAX_BLOCK = 1 << 18  # readings per engine call at full speed: bounded memory, same events
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -47,6 +53,10 @@ class ReplaySource:
     errors: list[tuple[int, str]] = field(default_factory=list)
     bad_rows: int = 0
     t_end: float | None = None
+    channel_info: list[ChannelInfo] = field(default_factory=list)  # the recorded channel map
+    interval_s: float | None = None  # a file's own sampling interval (None: a session's device)
+    notes: list[str] = field(default_factory=list)  # how the file was read, one line each
+    station: str | None = None
 
     def __len__(self) -> int:
         return int(self.t.shape[0])
@@ -75,7 +85,26 @@ def _load_session(path: Path) -> ReplaySource:
         return ReplaySource(
             path, "session", list(session.channel_names), cols.t, cols.channel, cols.temp_c,
             cols.status, seq=cols.seq, inputs=session.inputs(), wall_start=session.wall_start,
-            config=session.config, recorded_events=session.events(), t_end=session.t_end)
+            config=session.config, recorded_events=session.events(), t_end=session.t_end,
+            channel_info=list(session.channels), station=session.station or None)
+
+
+def engine_spec(source: ReplaySource, config: Config) -> tuple[EngineSpec, list[str]]:
+    """What the engine runs for ``source`` under ``config``: the recorded channels kept with
+    their roles (:func:`monitor.replay.whatif.replay_spec`) and, for a file from a slower
+    logger, staleness judged against its own sampling interval. Returns notes for the user."""
+    spec = replay_spec(config.engine_spec(), source.channel_info)
+    notes: list[str] = []
+    if source.kind != "session" and source.interval_s is not None:
+        before = max((c.conditions[Condition.STALE].after_s or 0.0 for c in spec.channels
+                      if Condition.STALE in c.conditions), default=0.0)
+        spec, after = stale_for_interval(spec, source.interval_s)
+        if after > before:
+            notes.append(f"the file samples every {source.interval_s:g} s: a channel is stale "
+                         f"after {after:g} s without a valid reading ({STALE_INTERVALS:g} "
+                         "sampling intervals) instead of the configured "
+                         f"{before:g} s")
+    return spec, notes
 
 
 @dataclass

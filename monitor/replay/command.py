@@ -59,14 +59,15 @@ def run(args: argparse.Namespace) -> int:
                          f"{source.kind} file with no recorded alarms; give a session file")
     config = resolve_config(args.config, source)
     spec, notes = engine_spec(source, config)
-    engine = Engine(spec, t0=0.0 if source.kind == "session" else None)
+    session_clock = source.kind in ("session", "export")  # t = 0 is the session's start
+    engine = Engine(spec, t0=0.0 if session_clock else None)
     wall_start = source.wall_start or utc_now()
     log = sys.stderr
     _report_source(source, notes, log)
     writer = EventWriter(args.events_out, wall_start) if args.events_out else None
     station = source.station or config.station.name
     t_start = float(source.t.min()) if len(source) else 0.0
-    start = Event(0.0 if source.kind == "session" else t_start, EventType.SESSION_STARTED, {
+    start = Event(0.0 if session_clock else t_start, EventType.SESSION_STARTED, {
         "mode": "replay", "source": str(source.path), "station": station,
         "message": f"replay of {source.path}"})
 

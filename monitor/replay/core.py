@@ -23,6 +23,7 @@ from monitor.engine.spec import Condition, EngineSpec
 from monitor.errors import CryoGuardError, UsageError
 from monitor.model import Event, EventType
 from monitor.replay.csvsource import read_csv
+from monitor.replay.parquetsource import PARQUET_MAGIC, read_parquet
 from monitor.replay.whatif import STALE_INTERVALS, replay_spec, stale_for_interval
 from monitor.sessions.reader import SessionInput, open_session
 from monitor.sessions.schema import ChannelInfo
@@ -39,7 +40,7 @@ class ReplaySource:
     """Readings (and, for sessions, inputs) in recorded order."""
 
     path: Path
-    kind: str  # "csv" or "session"
+    kind: str  # "session", "csv" or "export" (a Parquet export)
     channels: list[str]
     t: F64
     channel: I32
@@ -72,11 +73,22 @@ def load_source(path: str | Path) -> ReplaySource:
         raise CryoGuardError(f"cannot read {target}: {exc.strerror or exc}") from exc
     if head == SQLITE_MAGIC:
         return _load_session(target)
+    if head.startswith(PARQUET_MAGIC):
+        return _load_parquet(target)
     data = read_csv(target)
     if data.fatal is not None:
         raise UsageError(f"{target}: {data.fatal}")
     return ReplaySource(target, "csv", data.channels, data.t, data.channel, data.temp_c,
-                        data.status, errors=data.errors, bad_rows=data.bad_rows)
+                        data.status, errors=data.errors, bad_rows=data.bad_rows,
+                        wall_start=data.wall_start, channel_info=data.channel_info,
+                        interval_s=data.interval_s, notes=data.notes)
+
+
+def _load_parquet(path: Path) -> ReplaySource:
+    data = read_parquet(path)
+    return ReplaySource(path, "export", data.channels, data.t, data.channel, data.temp_c,
+                        data.status, wall_start=data.wall_start, config=data.config,
+                        t_end=data.t_end, channel_info=data.channel_info, station=data.station)
 
 
 def _load_session(path: Path) -> ReplaySource:
@@ -95,7 +107,7 @@ def engine_spec(source: ReplaySource, config: Config) -> tuple[EngineSpec, list[
     logger, staleness judged against its own sampling interval. Returns notes for the user."""
     spec = replay_spec(config.engine_spec(), source.channel_info)
     notes: list[str] = []
-    if source.kind != "session" and source.interval_s is not None:
+    if source.kind == "csv" and source.interval_s is not None:
         before = max((c.conditions[Condition.STALE].after_s or 0.0 for c in spec.channels
                       if Condition.STALE in c.conditions), default=0.0)
         spec, after = stale_for_interval(spec, source.interval_s)

@@ -19,7 +19,7 @@ import numpy as np
 from monitor.engine import Engine, ReadingBlock
 from monitor.engine.block import F64, I8, I32, I64
 from monitor.engine.inputs import apply_input
-from monitor.engine.spec import Condition, EngineSpec
+from monitor.engine.spec import EngineSpec
 from monitor.errors import CryoGuardError, UsageError
 from monitor.model import Event, EventType
 from monitor.replay.csvsource import read_csv
@@ -108,8 +108,7 @@ def engine_spec(source: ReplaySource, config: Config) -> tuple[EngineSpec, list[
     spec = replay_spec(config.engine_spec(), source.channel_info)
     notes: list[str] = []
     if source.kind == "csv" and source.interval_s is not None:
-        before = max((c.conditions[Condition.STALE].after_s or 0.0 for c in spec.channels
-                      if Condition.STALE in c.conditions), default=0.0)
+        _same, before = stale_for_interval(spec, None)
         spec, after = stale_for_interval(spec, source.interval_s)
         if after > before:
             notes.append(f"the file samples every {source.interval_s:g} s: a channel is stale "

@@ -31,7 +31,9 @@ from monitor.sessions.schema import ChannelInfo
 
 SEPARATORS = "\t;,"  # in order of preference when several are consistent
 TIME_NAMES = ("t", "time", "timestamp", "date/time", "date time", "datetime", "date_time",
-              "record time", "time1", "elapsed time", "time stamp")
+              "record time", "time1", "elapsed time", "time stamp", "seconds", "elapsed",
+              "zeit", "datum/zeit", "uhrzeit", "temps", "heure", "tiempo", "hora", "tempo",
+              "ora", "tijd")
 DATE_NAMES = ("date",)
 SKIP_NAMES = ("no", "no.", "#", "index", "idx", "sample", "record", "record no", "event",
               "events", "comment", "comments", "note", "notes", "remark", "remarks", "time2",
@@ -289,6 +291,13 @@ def _ids(channels: list[Column]) -> tuple[list[str], list[str]]:
     return ids, notes
 
 
+def _label(channel_id: str, column: Column) -> str:
+    """The header as the channel's label; a duplicate name also says which column."""
+    if channel_id != (column.name or f"column {column.index + 1}"):
+        return f"{column.header} (column {column.index + 1})"
+    return column.header
+
+
 def _to_celsius(value: float, unit: str) -> float:
     if unit == "F":
         return (value - 32.0) * 5.0 / 9.0
@@ -335,7 +344,7 @@ def _values(rows: list[tuple[int, str]], parsed: list[list[str]], body: list[int
             out.add(t, k, _to_celsius(value, units[k]), int(Status.OK))
         out.last_t = t
     data = out.result()
-    data.channel_info = [ChannelInfo(id=cid, label=c.header, configured=False)
+    data.channel_info = [ChannelInfo(id=cid, label=_label(cid, c), configured=False)
                          for cid, c in zip(ids, channels, strict=True)]
     data.wall_start = clock.wall_start
     data.notes = _describe(layout, fmt, time_col, date_col, channels, units, clock) + notes + [
@@ -354,6 +363,8 @@ def _row_time(out: Builder, line_no: int, cells: list[str], time_col: Column,
     t = clock.seconds(value, date) if value is not None else None
     if t is None or not math.isfinite(t) or abs(t) > timecolumn.MAX_ABS_T:
         what = "empty" if not cell else f"{cell!r} is not a time in {fmt.words}"
+        if value is not None:
+            what = f"{cell!r} is too far from the first row's time"
         out.bad(line_no, f"time {what}", every, None)
         return None
     return out.in_order(line_no, t, cell, every)

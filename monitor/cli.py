@@ -15,7 +15,8 @@ from monitor.errors import CryoGuardError, UsageError
 
 # In the order ``cryoguard --help`` lists them.
 COMMANDS = (
-    "demo", "run", "simulate", "replay", "export", "report", "check_config", "scenarios",
+    "demo", "run", "simulate", "replay", "export", "report", "summary", "check_config",
+    "scenarios",
     "watch", "ports", "probe",
 )
 

@@ -116,7 +116,7 @@ def main() -> None:
         wide, long = write_csvs(folder, t, values)
         for label, path in (("wide", wide), ("long", long)):
             seconds = command_seconds("replay", str(path), "--speed", "max", "--events-out",
-                                      str(folder / "ev.jsonl"), "--quiet")
+                                      str(folder / f"ev-{label}.jsonl"), "--quiet")
             print(f"cryoguard replay {label} CSV, end to end: {seconds:.2f} s "
                   f"({total / seconds:,.0f} readings/s)")
         session = session_file(folder, t, values)

@@ -95,3 +95,17 @@ def test_paced_replay_takes_session_time_over_speed(tmp_path: Path) -> None:
                     pacer=pacer)
     assert result.readings == 31
     assert now[0] == pytest.approx(0.3)  # 3 s of session time at 10x
+
+
+def test_events_out_refuses_a_non_empty_file_unless_append(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "events.jsonl"
+    assert main(["replay", str(EXAMPLE), "--events-out", str(out)]) == 0
+    first = out.read_text()
+    assert main(["replay", str(EXAMPLE), "--events-out", str(out)]) == 2
+    assert "add --append" in capsys.readouterr().err
+    assert out.read_text() == first  # nothing mixed in
+    assert main(["replay", str(EXAMPLE), "--events-out", str(out), "--append"]) == 0
+    lines = out.read_text().splitlines()
+    assert len(lines) == 2 * len(first.splitlines())
+    assert [json.loads(x)["type"] for x in lines].count("session.started") == 2

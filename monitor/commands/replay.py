@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                              "(default: max)")
     parser.add_argument("--events-out", metavar="PATH|-",
                         help="write the event stream (JSON Lines) to PATH, or stdout with '-'")
+    parser.add_argument("--append", action="store_true",
+                        help="add to an existing --events-out file (without it a non-empty "
+                             "file is refused)")
     parser.add_argument("--diff-out", metavar="PATH|-",
                         help="session files: write the comparison with the recording as JSON "
                              "Lines (one object per alarm raise: same, earlier, later, "

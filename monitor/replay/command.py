@@ -55,8 +55,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--events-out - and --diff-out - cannot both use standard output")
     source = load_source(args.source)
     if diff_out is not None and source.kind != "session":
-        raise UsageError(f"--diff-out compares with a recording: {source.path} is a "
-                         f"{source.kind} file with no recorded alarms; give a session file")
+        raise UsageError(f"--diff-out compares with a recording: {source.path} holds no "
+                         "recorded alarms (only a session file does)")
     config = resolve_config(args.config, source)
     spec, notes = engine_spec(source, config)
     session_clock = source.kind in ("session", "export")  # t = 0 is the session's start
@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     wall_start = source.wall_start or utc_now()
     log = sys.stderr
     _report_source(source, notes, log)
-    writer = EventWriter(args.events_out, wall_start) if args.events_out else None
+    writer = EventWriter(args.events_out, wall_start,
+                         append=bool(getattr(args, "append", False))) if args.events_out else None
     station = source.station or config.station.name
     t_start = float(source.t.min()) if len(source) else 0.0
     start = Event(0.0 if session_clock else t_start, EventType.SESSION_STARTED, {

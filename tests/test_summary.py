@@ -143,6 +143,7 @@ def test_report_data_lists_interventions_and_notes_for_the_report(
     assert [n.channel for n in row.nerves] == ["N1"]  # nerve channels only, not the probe
     assert [(n.t, n.text, n.by) for n in data.notes] == [(30.0, "needle in place", "dr-a")]
     assert data.first_warning_to_intervention_s is not None
+    assert data.alarm_changes and {c.change for c in data.alarm_changes} == {"same"}
     assert load_report_data(series["demo"]).first_warning_to_intervention_s is None
 
 

@@ -33,6 +33,7 @@ from monitor.engine.spec import ChannelSpec, Condition, ConditionSpec, CycleSpec
 from monitor.errors import ConfigError, UsageError
 from monitor.model import Category, Event, EventType, Role
 from monitor.replay.core import alarm_differences, engine_spec, load_source, replay
+from monitor.replay.whatif import AlarmChange, compare_alarms
 from monitor.sessions.reader import SessionInput, open_session
 from monitor.sessions.schema import ChannelInfo, InputKind
 
@@ -135,6 +136,7 @@ class ReportData:
     notes: list[NoteRow] = field(default_factory=list)
     first_warning_to_intervention_s: float | None = None
     events: list[Event] = field(default_factory=list)  # everything the replay produced
+    alarm_changes: list[AlarmChange] = field(default_factory=list)  # vs the recording
 
     @property
     def duration_s(self) -> float:
@@ -182,7 +184,7 @@ def load_report_data(path: str | Path) -> ReportData:
                if e.type is EventType.NOTE],
         first_warning_to_intervention_s=first_warning_to_intervention(
             events, done, _nerves(series)),
-        events=events)
+        events=events, alarm_changes=compare_alarms(source.recorded_events, events))
 
 
 def operator_events(events: list[Event], inputs: Sequence[SessionInput]) -> list[Event]:

@@ -24,6 +24,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from monitor.engine.block import F64
 from monitor.model import Status
 from monitor.replay import timecolumn
 from monitor.replay.csvsource import FAULT_TOKENS, Builder, CsvData, empty
@@ -69,6 +72,7 @@ class Layout:
     data_from: int
     columns: list[Column]
     preamble_lines: int
+    parsed: list[list[str]] = field(default_factory=list)  # every row, split
     default_unit: str = "C"
     decimal_comma: bool = False
     notes: list[str] = field(default_factory=list)
@@ -112,6 +116,15 @@ def _separator(rows: Sequence[tuple[int, str]]) -> str:
     return guess
 
 
+def _split_all(rows: Sequence[tuple[int, str]], sep: str) -> list[list[str]]:
+    """Every line split at once (one reader); line by line when a quoted field spans lines."""
+    lines = [line for _, line in rows]
+    parsed = list(csv.reader(lines, delimiter=sep, skipinitialspace=True))
+    if len(parsed) != len(lines):
+        parsed = [_split(line, sep) for line in lines]
+    return parsed
+
+
 def _split(line: str, sep: str) -> list[str]:
     return next(csv.reader([line], delimiter=sep, skipinitialspace=True), [])
 
@@ -137,7 +150,7 @@ def _datalike(cells: list[str], width: int) -> bool:
 
 def _layout(lines: list[str], rows: list[tuple[int, str]]) -> Layout | str:
     sep = _separator(rows)
-    parsed = [_split(line, sep) for _, line in rows]
+    parsed = _split_all(rows, sep)
     tail = [len(c) for c in parsed[-30:]]
     width = max(set(tail), key=tail.count)
     header_at = next((i for i in range(len(parsed) - 1)
@@ -159,7 +172,8 @@ def _layout(lines: list[str], rows: list[tuple[int, str]]) -> Layout | str:
     if units_row:
         data_from += 1
     preamble = "\n".join(line for _, line in rows[:header_at])
-    layout = Layout(sep, header_at, data_from, columns, preamble_lines=rows[header_at][0] - 1)
+    layout = Layout(sep, header_at, data_from, columns, preamble_lines=rows[header_at][0] - 1,
+                    parsed=parsed)
     found = _PREAMBLE_UNIT.search(preamble)
     if found:
         layout.default_unit = _unit(found.group(1)) or "C"
@@ -220,7 +234,7 @@ def _find_time(layout: Layout) -> tuple[Column, Column | None, bool]:
 
 
 def _read(rows: list[tuple[int, str]], layout: Layout) -> CsvData:
-    parsed = [_split(line, layout.separator) for _, line in rows]
+    parsed = layout.parsed
     body = list(range(layout.data_from, len(parsed)))
     time_col, date_col, named = _find_time(layout)
     cells = [parsed[i][time_col.index] for i in body if time_col.index < len(parsed[i])]
@@ -229,7 +243,9 @@ def _read(rows: list[tuple[int, str]], layout: Layout) -> CsvData:
     if fmt is not None and fmt.name == "seconds" and not named and time_col.unit is None:
         fmt = None  # plain numbers under another name: a reference column, an index, ...
     if fmt is None:
-        example = next((c for c in cells if c.strip()), "")
+        example = next((c for c in cells if c.strip() and timecolumn.number(c) is None
+                        and not timecolumn.looks_like_time(c)),
+                       next((c for c in cells if c.strip()), ""))
         return empty(f"no time column: column {time_col.header!r} holds {example!r}, not a "
                      "time; put the time first (seconds, ISO 8601, dd-mm-yyyy hh:mm:ss or "
                      f"hh:mm:ss) or name its column 'time' (columns: {names})")
@@ -263,12 +279,12 @@ def _channels(layout: Layout, parsed: list[list[str]], body: list[int], used: se
         if column.unit is not None and column.unit not in ("C", "F", "K"):
             skipped.append((column, "unit"))
             continue
-        cells = [parsed[i][column.index].strip() for i in body
-                 if column.index < len(parsed[i])]
-        if not any(cells):
+        k = column.index
+        cells = (parsed[i][k] for i in body if k < len(parsed[i]))  # stops at the first hit
+        if not any(c.strip() for c in cells):
             skipped.append((column, "empty"))
             continue
-        if not any(_numeric(c) for c in cells):
+        if not any(_numeric(parsed[i][k]) for i in body if k < len(parsed[i])):
             skipped.append((column, "text"))
             continue
         channels.append(column)
@@ -312,6 +328,73 @@ def _values(rows: list[tuple[int, str]], parsed: list[list[str]], body: list[int
             skipped: list[tuple[Column, str]]) -> CsvData:
     ids, notes = _ids(channels)
     units = [c.unit or layout.default_unit for c in channels]
+    found = _bulk(parsed, body, layout, fmt, time_col, date_col, channels, units, ids)
+    data, clock = found if found is not None else _rows_one_by_one(
+        rows, parsed, body, layout, fmt, time_col, date_col, channels, units, ids)
+    data.channel_info = [ChannelInfo(id=cid, label=_label(cid, c), configured=False)
+                         for cid, c in zip(ids, channels, strict=True)]
+    data.wall_start = clock.wall_start
+    data.notes = _describe(layout, fmt, time_col, date_col, channels, units, clock) + notes + [
+        _skip_note(column, why, layout) for column, why in skipped]
+    return data
+
+
+def _bulk(parsed: list[list[str]], body: list[int], layout: Layout,
+          fmt: timecolumn.TimeFormat, time_col: Column, date_col: Column | None,
+          channels: list[Column], units: list[str], ids: list[str]
+          ) -> tuple[CsvData, timecolumn.Clock] | None:
+    """A clean file column-wise (numpy parses each column at once); ``None`` at the first
+    irregularity, and the row-by-row path reports it."""
+    width = len(layout.columns)
+    table = [parsed[i] for i in body if any(c.strip() for c in parsed[i])]
+    if not table or any(len(r) != width for r in table):
+        return None
+    clock = timecolumn.Clock(fmt)
+    times = []
+    for r in table:
+        value = timecolumn.moment(fmt, r[time_col.index])
+        date = timecolumn.date_of(r[date_col.index]) if date_col is not None else None
+        t = clock.seconds(value, date) if value is not None else None
+        if t is None:
+            return None
+        times.append(t)
+    t_rows = np.array(times, np.float64)
+    if not (np.isfinite(t_rows).all() and (np.abs(t_rows) <= timecolumn.MAX_ABS_T).all()
+            and (t_rows.shape[0] < 2 or (np.diff(t_rows) >= 0).all())):
+        return None
+    grid = np.empty((len(table), len(channels)), np.float64)
+    for k, column in enumerate(channels):
+        cells = [r[column.index] for r in table]
+        if layout.decimal_comma:  # one C-level pass instead of a call per cell
+            cells = "\n".join(cells).replace(",", ".").split("\n")
+            if len(cells) != len(table):  # a quoted cell held a line break
+                return None
+        try:
+            values = np.array(cells, np.float64)
+        except ValueError:
+            return None
+        if not np.isfinite(values).all():
+            return None
+        grid[:, k] = _to_celsius_array(values, units[k])
+    n = len(channels)
+    out = CsvData("logger", list(ids), np.repeat(t_rows, n),
+                  np.tile(np.arange(n, dtype=np.int32), len(table)), grid.reshape(-1),
+                  np.zeros(grid.size, np.int8))
+    return out, clock
+
+
+def _to_celsius_array(values: F64, unit: str) -> F64:
+    if unit == "F":
+        return (values - 32.0) * 5.0 / 9.0
+    if unit == "K":
+        return values - 273.15
+    return values
+
+
+def _rows_one_by_one(rows: list[tuple[int, str]], parsed: list[list[str]], body: list[int],
+                     layout: Layout, fmt: timecolumn.TimeFormat, time_col: Column,
+                     date_col: Column | None, channels: list[Column], units: list[str],
+                     ids: list[str]) -> tuple[CsvData, timecolumn.Clock]:
     out = Builder("logger", ids)
     clock = timecolumn.Clock(fmt)
     width = len(layout.columns)
@@ -343,13 +426,7 @@ def _values(rows: list[tuple[int, str]], parsed: list[list[str]], body: list[int
                 continue
             out.add(t, k, _to_celsius(value, units[k]), int(Status.OK))
         out.last_t = t
-    data = out.result()
-    data.channel_info = [ChannelInfo(id=cid, label=_label(cid, c), configured=False)
-                         for cid, c in zip(ids, channels, strict=True)]
-    data.wall_start = clock.wall_start
-    data.notes = _describe(layout, fmt, time_col, date_col, channels, units, clock) + notes + [
-        _skip_note(column, why, layout) for column, why in skipped]
-    return data
+    return out.result(), clock
 
 
 def _row_time(out: Builder, line_no: int, cells: list[str], time_col: Column,

@@ -87,7 +87,7 @@ def looks_like_time(cell: str) -> bool:
 
 def _most(flags: object) -> bool:
     items = list(flags)  # type: ignore[call-overload]
-    return bool(items) and sum(items) >= 0.9 * len(items)
+    return bool(items) and sum(items) >= max(1.0, 0.9 * len(items) - 1.0)
 
 
 def moment(fmt: TimeFormat, cell: str) -> datetime | float | None:

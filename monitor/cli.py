@@ -24,8 +24,8 @@ PROG = "cryoguard"
 
 # In the order ``cryoguard --help`` lists them.
 COMMANDS = (
-    "demo", "run", "simulate", "replay", "export", "report", "check_config", "scenarios",
-    "watch", "ports", "probe", "audio_test",
+    "demo", "run", "simulate", "replay", "export", "report", "summary", "check_config",
+    "scenarios", "watch", "ports", "probe", "audio_test",
 )
 
 COMPLETION_SHELLS = ("bash", "zsh", "tcsh")

@@ -46,14 +46,21 @@ def test_a_file_without_a_usable_header_is_fatal_not_an_exception() -> None:
 
 
 def test_ok_status_with_empty_value_is_bad_data() -> None:
-    data = parse_csv("t,channel,temp_c,status\n0,A,,OK\n")
-    assert data.status.tolist() == [Status.BAD_DATA]
+    data = parse_csv("t,channel,temp_c,status\n0,A,,OK\n0.1,A,30,OK\n")
+    assert data.status.tolist() == [Status.BAD_DATA, Status.OK]
     assert data.errors and data.errors[0][0] == 2
 
 
 def test_non_finite_numbers_are_never_temperatures() -> None:
-    data = parse_csv("t,channel,temp_c\n0,A,nan\n0.1,A,inf\n0.2,A,1e999\n")
-    assert not (data.status == Status.OK).any()
+    data = parse_csv("t,channel,temp_c\n0,A,nan\n0.1,A,inf\n0.2,A,1e999\n0.3,A,20\n")
+    assert (data.status == Status.OK).tolist() == [False, False, False, True]
+
+
+def test_a_file_with_no_usable_row_is_fatal_naming_the_first_bad_row() -> None:
+    data = parse_csv("t,channel,temp_c\n0,A,nan\n")
+    assert data.fatal == "nothing to replay: line 2: temp_c is not a temperature: 'nan'"
+    assert parse_csv("t,A\n").fatal == ("nothing to replay: the file has a header and no "
+                                        "data rows")
 
 
 @settings(max_examples=300, deadline=None)
@@ -71,9 +78,13 @@ def test_arbitrary_text_never_raises(text: str) -> None:
                           st.one_of(st.floats(-200, 400), st.sampled_from(["OPEN", "", "x"]))),
                 max_size=50))
 def test_long_rows_round_trip_or_are_reported(rows: list[tuple[float, str, object]]) -> None:
+    rows = sorted(rows, key=lambda r: r[0])
     lines = ["t,channel,temp_c"] + [f"{t!r},{c},{v}" for t, c, v in rows]
     data = parse_csv("\n".join(lines))
     good = [r for r in rows if isinstance(r[2], float) or r[2] == "OPEN"]
+    if not good:
+        assert data.fatal is not None and data.fatal.startswith("nothing to replay")
+        return
     assert len(data.errors) == len(rows) - len(good)
     assert int((data.status == Status.OK).sum()) == sum(isinstance(r[2], float) for r in rows)
 

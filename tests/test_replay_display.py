@@ -1,28 +1,32 @@
-"""A paced replay in a real terminal shows the live display, read-only; --headless does not."""
+"""A paced replay in a real terminal shows the live display, read-only; --headless does not.
+
+The session is written by the real recorder from the demo scenario run through the engine
+(monitor/report/simulated.py): the same file a demo records, without waiting for a daemon.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from tests.daemon_helpers import cryoguard
+import pytest
+
+from monitor.report.simulated import record_scenario
 from tests.test_display_tmux import CRYOGUARD, PROMPT, Tmux, exit_line, tmux  # noqa: F401
 
 
-def _session(tmp_path: Path) -> Path:
-    session = tmp_path / "r.cgsession"
-    proc = cryoguard("demo", "--headless", "--speed", "60", "--rate", "4", "--duration",
-                     "240", "--session", str(session))
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return session
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("replay") / "r.cgsession"
+    record_scenario(path, "demo", rate_hz=4.0)
+    return path
 
 
 def test_paced_replay_shows_the_display_and_keys_cannot_change_it(
-        tmux: Tmux, tmp_path: Path) -> None:  # noqa: F811 - the fixture imported above
-    session = _session(tmp_path)
+        tmux: Tmux, tmp_path: Path, session: Path) -> None:  # noqa: F811 - fixture
     out = tmp_path / "replayed.jsonl"
     tmux.wait("the shell", lambda s: PROMPT.strip() in s)
-    tmux.type(f"{CRYOGUARD} replay {session} --speed 40 --events-out {out}; echo EXIT=$?",
+    tmux.type(f"{CRYOGUARD} replay {session} --speed 300 --events-out {out}; echo EXIT=$?",
               enter=True)
     screen = tmux.wait("the replay dashboard",
                        lambda s: "[replay]" in s and "L4 right neuroforamen" in s)
@@ -39,8 +43,12 @@ def test_paced_replay_shows_the_display_and_keys_cannot_change_it(
     assert not [r for r in records if r["type"] == "alarm.acknowledged"]
 
 
-def test_headless_replay_logs_instead(tmp_path: Path) -> None:
-    session = _session(tmp_path)
-    proc = cryoguard("replay", str(session), "--speed", "100", "--headless")
-    assert proc.returncode == 0, proc.stderr
-    assert "below warning" in proc.stderr and "\x1b[?1049h" not in proc.stdout
+def test_headless_replay_in_a_terminal_logs_instead(
+        tmux: Tmux, session: Path) -> None:  # noqa: F811 - fixture
+    tmux.wait("the shell", lambda s: PROMPT.strip() in s)
+    tmux.type(f"{CRYOGUARD} replay {session} --speed 1000 --headless; echo EXIT=$?",
+              enter=True)
+    screen = tmux.wait("the exit status", lambda s: exit_line(s) is not None)
+    assert exit_line(screen) == "EXIT=0"
+    assert "alarm.raised" in screen and "below warning" in screen  # log lines
+    assert "[replay]" not in screen and "read-only" not in screen  # no dashboard

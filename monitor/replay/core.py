@@ -12,17 +12,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from monitor.engine import Engine, ReadingBlock
 from monitor.engine.block import F64, I8, I32, I64
 from monitor.engine.inputs import apply_input
+from monitor.engine.spec import EngineSpec
 from monitor.errors import CryoGuardError, UsageError
 from monitor.model import Event, EventType
 from monitor.replay.csvsource import read_csv
+from monitor.replay.parquetsource import PARQUET_MAGIC, read_parquet
+from monitor.replay.whatif import STALE_INTERVALS, replay_spec, stale_for_interval
 from monitor.sessions.reader import SessionInput, open_session
+from monitor.sessions.schema import ChannelInfo
+
+if TYPE_CHECKING:
+    from monitor.config.schema import Config
 
 MAX_BLOCK = 1 << 18  # readings per engine call at full speed: bounded memory, same events
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -33,7 +40,7 @@ class ReplaySource:
     """Readings (and, for sessions, inputs) in recorded order."""
 
     path: Path
-    kind: str  # "csv" or "session"
+    kind: str  # "session", "csv" or "export" (a Parquet export)
     channels: list[str]
     t: F64
     channel: I32
@@ -47,6 +54,10 @@ class ReplaySource:
     errors: list[tuple[int, str]] = field(default_factory=list)
     bad_rows: int = 0
     t_end: float | None = None
+    channel_info: list[ChannelInfo] = field(default_factory=list)  # the recorded channel map
+    interval_s: float | None = None  # a file's own sampling interval (None: a session's device)
+    notes: list[str] = field(default_factory=list)  # how the file was read, one line each
+    station: str | None = None
 
     def __len__(self) -> int:
         return int(self.t.shape[0])
@@ -62,11 +73,22 @@ def load_source(path: str | Path) -> ReplaySource:
         raise CryoGuardError(f"cannot read {target}: {exc.strerror or exc}") from exc
     if head == SQLITE_MAGIC:
         return _load_session(target)
+    if head.startswith(PARQUET_MAGIC):
+        return _load_parquet(target)
     data = read_csv(target)
     if data.fatal is not None:
         raise UsageError(f"{target}: {data.fatal}")
     return ReplaySource(target, "csv", data.channels, data.t, data.channel, data.temp_c,
-                        data.status, errors=data.errors, bad_rows=data.bad_rows)
+                        data.status, errors=data.errors, bad_rows=data.bad_rows,
+                        wall_start=data.wall_start, channel_info=data.channel_info,
+                        interval_s=data.interval_s, notes=data.notes)
+
+
+def _load_parquet(path: Path) -> ReplaySource:
+    data = read_parquet(path)
+    return ReplaySource(path, "export", data.channels, data.t, data.channel, data.temp_c,
+                        data.status, wall_start=data.wall_start, config=data.config,
+                        t_end=data.t_end, channel_info=data.channel_info, station=data.station)
 
 
 def _load_session(path: Path) -> ReplaySource:
@@ -75,7 +97,25 @@ def _load_session(path: Path) -> ReplaySource:
         return ReplaySource(
             path, "session", list(session.channel_names), cols.t, cols.channel, cols.temp_c,
             cols.status, seq=cols.seq, inputs=session.inputs(), wall_start=session.wall_start,
-            config=session.config, recorded_events=session.events(), t_end=session.t_end)
+            config=session.config, recorded_events=session.events(), t_end=session.t_end,
+            channel_info=list(session.channels), station=session.station or None)
+
+
+def engine_spec(source: ReplaySource, config: Config) -> tuple[EngineSpec, list[str]]:
+    """What the engine runs for ``source`` under ``config``: the recorded channels kept with
+    their roles (:func:`monitor.replay.whatif.replay_spec`) and, for a file from a slower
+    logger, staleness judged against its own sampling interval. Returns notes for the user."""
+    spec = replay_spec(config.engine_spec(), source.channel_info)
+    notes: list[str] = []
+    if source.kind == "csv" and source.interval_s is not None:
+        _same, before = stale_for_interval(spec, None)
+        spec, after = stale_for_interval(spec, source.interval_s)
+        if after > before:
+            notes.append(f"the file samples every {source.interval_s:g} s: a channel is stale "
+                         f"after {after:g} s without a valid reading ({STALE_INTERVALS:g} "
+                         "sampling intervals) instead of the configured "
+                         f"{before:g} s")
+    return spec, notes
 
 
 @dataclass

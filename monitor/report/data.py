@@ -3,11 +3,21 @@
 The report never trusts a summary written live: it replays the recorded readings and operator
 inputs through the same engine (:func:`monitor.replay.core.replay`), so its cycles, statistics and
 alarm log are the ones live monitoring produced, and it also checks that the replayed alarms
-match the recorded ones.
+match the recorded ones. ``cryoguard summary`` builds its cohort table from the same data.
+
+Interventions (CO2 or warm saline injected near a nerve) come from the replayed ``intervention``
+events: per intervention, each nerve channel's reading then (the last valid one at or before
+it), 60 s later (the last valid one at or before t + 60 s; none if the recording ends sooner)
+and the lowest in between. ``first_warning_to_intervention_s`` is the time from the first
+cold-side physiological alarm on a nerve channel (below warning, below critical, freezing,
+predicted below critical, falling fast) to the first intervention: negative when the team
+intervened before any warning (CO2 injected at 15 °C before the lagging needle read it).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,13 +31,15 @@ from monitor.engine import Engine
 from monitor.engine.cycles import ChannelCycleStats, CycleSummary
 from monitor.engine.spec import ChannelSpec, Condition, ConditionSpec, CycleSpec, Kind
 from monitor.errors import ConfigError, UsageError
-from monitor.model import Event, EventType, Role
-from monitor.replay.core import alarm_differences, load_source, replay
-from monitor.sessions.reader import open_session
-from monitor.sessions.schema import ChannelInfo
+from monitor.model import Category, Event, EventType, Role
+from monitor.replay.core import alarm_differences, engine_spec, load_source, replay
+from monitor.replay.whatif import AlarmChange, compare_alarms
+from monitor.sessions.reader import SessionInput, open_session
+from monitor.sessions.schema import ChannelInfo, InputKind
 
 DEFAULTS_DOC = "docs/clinical-defaults.md"
 LEVEL_CONDITIONS = (Condition.BELOW_WARNING, Condition.BELOW_CRITICAL, Condition.FREEZING)
+EFFECT_WINDOW_S = 60.0  # "60 s later": the effect of an intervention on the nerve readings
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +82,34 @@ class Series:
     levels: tuple[tuple[str, float], ...]  # (condition, trip °C) of the cold conditions in use
 
 
+@dataclass(frozen=True, slots=True)
+class NerveEffect:
+    """One nerve channel around one intervention (°C; ``None`` where there is no reading)."""
+
+    channel: str
+    temp_at_c: float | None
+    temp_after_60s_c: float | None
+    lowest_between_c: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class InterventionRow:
+    t: float
+    kind: str  # "co2" or "saline"
+    by: str
+    nerves: tuple[NerveEffect, ...]
+
+    def effect(self, channel: str) -> NerveEffect | None:
+        return next((n for n in self.nerves if n.channel == channel), None)
+
+
+@dataclass(frozen=True, slots=True)
+class NoteRow:
+    t: float
+    text: str
+    by: str
+
+
 @dataclass
 class ReportData:
     path: Path
@@ -92,6 +132,11 @@ class ReportData:
     readings: int
     appear: list[tuple[str, float]] = field(default_factory=list)
     vanish: list[tuple[str, float]] = field(default_factory=list)
+    interventions: list[InterventionRow] = field(default_factory=list)
+    notes: list[NoteRow] = field(default_factory=list)
+    first_warning_to_intervention_s: float | None = None
+    events: list[Event] = field(default_factory=list)  # everything the replay produced
+    alarm_changes: list[AlarmChange] = field(default_factory=list)  # vs the recording
 
     @property
     def duration_s(self) -> float:
@@ -105,9 +150,10 @@ def load_report_data(path: str | Path) -> ReportData:
         raise UsageError(f"{path}: a report needs a session file (.cgsession), not a CSV file; "
                          "use `cryoguard replay` for CSV files")
     config, note = _config(source.config, str(path))
-    engine = Engine(config.engine_spec(), t0=0.0)
+    engine = Engine(engine_spec(source, config)[0], t0=0.0)
     events: list[Event] = []
     result = replay(source, engine, events.append)
+    actions = operator_events(events, source.inputs)
     with open_session(path) as session:
         meta = dict(session.meta)
         infos = list(session.channels)
@@ -117,6 +163,7 @@ def load_report_data(path: str | Path) -> ReportData:
     appear, vanish = alarm_differences(source.recorded_events, events)
     specs = {c.spec.id: c.spec for c in engine.channels}
     series = _series(source.channels, source.t, source.channel, source.temp_c, specs)
+    done = interventions(actions, series)
     known = {i.id for i in infos}
     infos += [ChannelInfo(id=cid, role=specs[cid].role, configured=False)
               for cid in source.channels if cid not in known and cid in specs]
@@ -131,7 +178,85 @@ def load_report_data(path: str | Path) -> ReportData:
                       if e.type in (EventType.CYCLE_PHASE, EventType.CYCLE_MARK)],
         device_events=[e for e in events
                        if e.type in (EventType.DEVICE_LOST, EventType.DEVICE_CONNECTED)],
-        series=series, readings=result.readings, appear=appear, vanish=vanish)
+        series=series, readings=result.readings, appear=appear, vanish=vanish,
+        interventions=done,
+        notes=[NoteRow(e.t, str(e.get("text", "")), str(e.get("by", ""))) for e in actions
+               if e.type is EventType.NOTE],
+        first_warning_to_intervention_s=first_warning_to_intervention(
+            events, done, _nerves(series)),
+        events=events, alarm_changes=compare_alarms(source.recorded_events, events))
+
+
+def operator_events(events: list[Event], inputs: Sequence[SessionInput]) -> list[Event]:
+    """The replayed ``intervention`` and ``note`` events; from the recorded inputs when this
+    engine did not turn them into events (a file from a version that recorded them first)."""
+    found = [e for e in events if e.type in (EventType.INTERVENTION, EventType.NOTE)]
+    if found:
+        return found
+    kinds = {InputKind.INTERVENTION: EventType.INTERVENTION, InputKind.NOTE: EventType.NOTE}
+    return [Event(i.t, kinds[InputKind(i.kind)], dict(i.payload)) for i in inputs
+            if i.kind in kinds]
+
+
+def _nerves(series: list[Series]) -> list[Series]:
+    return [s for s in series if s.role == Role.NERVE.value]
+
+
+def interventions(events: list[Event], series: list[Series]) -> list[InterventionRow]:
+    """Each intervention with every nerve channel's reading then, 60 s later and the lowest
+    in between."""
+    rows = []
+    for event in events:
+        if event.type is not EventType.INTERVENTION:
+            continue
+        effects = tuple(nerve_effect(s, event.t) for s in _nerves(series))
+        rows.append(InterventionRow(event.t, str(event.get("kind", "")),
+                                    str(event.get("by", "")), effects))
+    return rows
+
+
+def nerve_effect(series: Series, t: float, after_s: float = EFFECT_WINDOW_S) -> NerveEffect:
+    """Readings of one channel around time ``t``: last valid at or before ``t``, last valid at
+    or before ``t + after_s`` (none if the channel's readings end before it), lowest valid in
+    ``[t, t + after_s]``."""
+    valid = np.isfinite(series.v)
+    tt, vv = series.t[valid], series.v[valid]
+
+    def last_at(moment: float) -> float | None:
+        k = int(np.searchsorted(tt, moment, "right")) - 1
+        return float(vv[k]) if k >= 0 else None
+
+    ends = float(series.t[-1]) if series.t.shape[0] else -math.inf
+    window = vv[(tt >= t) & (tt <= t + after_s)]
+    return NerveEffect(series.channel, last_at(t),
+                       last_at(t + after_s) if ends >= t + after_s else None,
+                       float(window.min()) if window.shape[0] else None)
+
+
+def first_warning_t(events: list[Event], channels: Sequence[str]) -> float | None:
+    """When the first cold-side physiological alarm was raised on one of ``channels``."""
+    wanted = set(channels)
+    for event in events:
+        if event.type is not EventType.ALARM_RAISED or event.get("channel") not in wanted:
+            continue
+        try:
+            condition = Condition(str(event.get("condition")))
+        except ValueError:
+            continue
+        if condition.cold and condition.category is Category.PHYSIOLOGICAL:
+            return event.t
+    return None
+
+
+def first_warning_to_intervention(events: list[Event], rows: list[InterventionRow],
+                                  nerves: Sequence[Series] | Sequence[str]) -> float | None:
+    """Seconds from the first cold warning on a nerve channel to the first intervention;
+    negative when the team intervened before any warning, ``None`` when either is missing."""
+    names = [n if isinstance(n, str) else n.channel for n in nerves]
+    warned = first_warning_t(events, names)
+    if warned is None or not rows:
+        return None
+    return round(min(r.t for r in rows) - warned, 6)
 
 
 def _config(recorded: dict[str, Any] | None, where: str) -> tuple[Config, str]:

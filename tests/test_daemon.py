@@ -17,7 +17,7 @@ import pytest
 
 from monitor.commands.demo import demo_config
 from monitor.daemon.devices import device_params
-from monitor.daemon.shell import Daemon, DaemonOptions, SessionClock
+from monitor.daemon.shell import SessionClock, SessionOptions, SessionShell
 from monitor.engine import Snapshot
 from monitor.sessions.reader import open_session
 from simulators.scenarios import SCENARIOS
@@ -205,14 +205,14 @@ async def test_an_output_that_throws_is_a_technical_alarm_and_nothing_else(
     ready = asyncio.Event()
     speed = 40.0
     broken = _Broken()
-    options = DaemonOptions(mode="demo", events_out=str(tmp_path / "ev.jsonl"),
+    options = SessionOptions(mode="demo", events_out=str(tmp_path / "ev.jsonl"),
                             session_path=tmp_path / "s.cgsession", speed=speed,
-                            duration_s=scenario.duration_s, stdin_commands=False, log=False)
+                             duration_s=scenario.duration_s, stdin_commands=False, log=False)
 
     async def emulator() -> None:
         await serve(scenario, "line", link, speed=speed, on_ready=lambda _p: ready.set())
 
-    daemon = Daemon(config, device_params(config), options, outputs=[broken],
+    daemon = SessionShell(config, device_params(config), options, outputs=[broken],
                     clock=SessionClock(speed), extra_tasks=[emulator], ready=ready)
     assert await daemon.run() == 0
     got = raised(events(tmp_path / "ev.jsonl"))
@@ -231,8 +231,13 @@ def test_full_disk_is_a_technical_alarm_while_alarms_keep_flowing(tmp_path: Path
         [*spawn.__globals__["CLI"], "demo", "--headless", "--speed", "40", "--events-out",
          "-", "--session", str(tmp_path / "full.cgsession")], capture_output=True, text=True,
         stdin=subprocess.DEVNULL, timeout=80, preexec_fn=small_disk, env=ENV)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    # The disk stayed full until the end: the file does not hold everything, and says so.
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "session NOT completely saved to" in last and "could not be written" in last
+    assert "session saved to" not in proc.stderr
     records = [json.loads(x) for x in proc.stdout.splitlines()]
+    assert records[-1]["type"] == "session.ended"
     fault = next(e for e in records if e.get("alarm") == "recorder.output_failed"
                  and e["type"] == "alarm.raised")
     critical = next(e for e in records if e.get("alarm") == "N1.below_critical"

@@ -11,6 +11,7 @@ or SIGHUP stop the devices, write ``session.ended``, close every output concurre
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -149,6 +150,7 @@ class SessionShell:
         self._stop = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped_reading = threading.Event()
+        self._held: _HoldingHandler | None = None
         self._header = self._make_header()
 
     # The session header --------------------------------------------------------------------
@@ -277,6 +279,12 @@ class SessionShell:
                                  on_recover=self.recovered_threadsafe)
             self.outputs.append(self.log)
             self.log.attach_logging()
+        else:
+            # The display owns the terminal: a library warning must neither scribble over it
+            # nor block the loop on a stalled terminal (Python's last-resort handler writes
+            # synchronously). Held, and shown after the end.
+            self._held = _HoldingHandler()
+            logging.getLogger().addHandler(self._held)
         if self.options.record and self.config.recording.enabled:
             path = self.options.session_path or default_session_path(
                 Path(self.config.recording.directory), self.config.station.name,
@@ -307,6 +315,13 @@ class SessionShell:
         opened = list(self.outputs)
         if self.log is not None:
             self.log.detach_logging()
+        held, self._held = self._held, None
+        if held is not None:
+            logging.getLogger().removeHandler(held)
+            if held.count:
+                self.last_lines.append(f"{held.count} warning(s) from the libraries during "
+                                       "the session; the last ones:")
+                self.last_lines += [f"  {line}" for line in held.lines]
         await asyncio.gather(*(close(o) for o in opened))
         for output in opened:
             watch = write_watch(output)
@@ -449,6 +464,25 @@ class SessionShell:
         for sig in SIGNALS:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
+
+
+class _HoldingHandler(logging.Handler):
+    """Keeps the last library warnings in memory while the display owns the terminal."""
+
+    def __init__(self, keep: int = 10) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: collections.deque[str] = collections.deque(maxlen=keep)
+        self.count = 0
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            from monitor.text import printable
+
+            self.lines.append(printable(self.format(record)))
+            self.count += 1
+        except Exception:
+            self.handleError(record)
 
 
 async def _first(*events: asyncio.Event) -> None:

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shutil
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -306,3 +310,45 @@ def test_a_session_file_that_cannot_be_created_leaves_no_thread_or_log_handler(
             break
         threading.Event().wait(0.02)
     assert not left, left
+
+
+# The session file under attack: the save result never claims what is not in the file ----------
+
+def _attacked(tmp_path: Path, attack: Callable[[Path], None]) -> Any:
+    scenario = SCENARIOS["demo"]
+    folder = tmp_path / "sessions"
+    folder.mkdir()
+    session = folder / "s.cgsession"
+    core, clock, _sink, recorder = scenario_core(scenario, session=session)
+    feed_scenario(core, clock, scenario, until_s=20.0)
+    time.sleep(1.2)  # the recorder commits at least once a second
+    attack(session)
+    feed_scenario(core, clock, scenario, until_s=40.0)
+    core.end("quit command")
+    asyncio.run(recorder.close())
+    return recorder.result
+
+
+def test_a_deleted_sessions_directory_is_not_a_saved_session(tmp_path: Path) -> None:
+    result = _attacked(tmp_path, lambda path: shutil.rmtree(path.parent))
+    assert not result.complete and result.lost
+    assert not result.path.exists()
+
+
+def test_a_deleted_session_file_is_not_a_saved_session(tmp_path: Path) -> None:
+    def delete(path: Path) -> None:
+        for leftover in path.parent.iterdir():
+            leftover.unlink()
+
+    result = _attacked(tmp_path, delete)
+    assert not result.complete and result.lost
+
+
+def test_a_replaced_session_file_is_not_a_saved_session(tmp_path: Path) -> None:
+    def replace(path: Path) -> None:
+        other = path.with_name("other")
+        other.write_bytes(b"not a session")
+        os.replace(other, path)
+
+    result = _attacked(tmp_path, replace)
+    assert not result.complete and result.lost

@@ -11,10 +11,8 @@ or SIGHUP stop the devices, write ``session.ended``, close every output concurre
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
-import os
 import signal
 import sys
 import threading
@@ -26,10 +24,9 @@ from typing import IO, Any
 
 from drivers.params import AnyParams
 from drivers.runner import run_device
-from monitor.config.schema import Config, describe_thresholds
+from monitor.config.schema import Config
 from monitor.daemon.core import SessionCore
-from monitor.daemon.grammar import USAGE
-from monitor.display.sparkline import spec_levels
+from monitor.daemon.header import header_lines, session_header
 from monitor.engine import Engine, Snapshot
 from monitor.engine.inputs import (
     Acknowledge,
@@ -45,7 +42,7 @@ from monitor.model import Priority, Reading, utc_now
 from monitor.outputs.background import StillRunning, in_daemon_thread
 from monitor.outputs.base import Output, write_watch
 from monitor.outputs.eventstream import open_event_stream
-from monitor.outputs.lines import EventStreamOutput, LogOutput
+from monitor.outputs.lines import EventStreamOutput, HeldWarnings, LogOutput
 from monitor.outputs.recorder import RecorderOutput
 from monitor.sessions.schema import ChannelInfo, default_session_path
 
@@ -150,28 +147,15 @@ class SessionShell:
         self._stop = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped_reading = threading.Event()
-        self._held: _HoldingHandler | None = None
+        self._held: HeldWarnings | None = None
         self._header = self._make_header()
 
     # The session header --------------------------------------------------------------------
 
     def _make_header(self) -> dict[str, Any]:
-        config = self.config
-        return {
-            "station": config.station.name,
-            "operator": config.station.operator,
-            "mode": self.options.mode,
-            "started": self.wall_start.isoformat(timespec="seconds"),
-            "speed": self.options.speed,
-            "devices": [{"id": d.id, "protocol": type(d).__name__.removesuffix("Params").lower(),
-                         "port": d.port} for d in self.devices],
-            "channels": [{"id": c.id, "label": c.label, "role": str(c.role), "device": c.device}
-                         for c in config.channels],
-            "thresholds": describe_thresholds(config),
-            "levels": spec_levels(self.engine.spec),
-            "sources": "docs/clinical-defaults.md",
-            **self.options.header_extra,
-        }
+        return session_header(self.config, self.devices, self.engine.spec, mode=self.options.mode,
+                              speed=self.options.speed, wall_start=self.wall_start,
+                              extra=self.options.header_extra)
 
     @property
     def header(self) -> Mapping[str, Any]:
@@ -283,7 +267,7 @@ class SessionShell:
             # The display owns the terminal: a library warning must neither scribble over it
             # nor block the loop on a stalled terminal (Python's last-resort handler writes
             # synchronously). Held, and shown after the end.
-            self._held = _HoldingHandler()
+            self._held = HeldWarnings()
             logging.getLogger().addHandler(self._held)
         if self.options.record and self.config.recording.enabled:
             path = self.options.session_path or default_session_path(
@@ -466,25 +450,6 @@ class SessionShell:
                 loop.remove_signal_handler(sig)
 
 
-class _HoldingHandler(logging.Handler):
-    """Keeps the last library warnings in memory while the display owns the terminal."""
-
-    def __init__(self, keep: int = 10) -> None:
-        super().__init__(logging.WARNING)
-        self.lines: collections.deque[str] = collections.deque(maxlen=keep)
-        self.count = 0
-        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            from monitor.text import printable
-
-            self.lines.append(printable(self.format(record)))
-            self.count += 1
-        except Exception:
-            self.handleError(record)
-
-
 async def _first(*events: asyncio.Event) -> None:
     """Until one of ``events`` is set."""
     waits = [asyncio.ensure_future(e.wait()) for e in events]
@@ -501,24 +466,3 @@ async def _cancel(tasks: Sequence[asyncio.Task[Any]]) -> None:
         task.cancel()
     if tasks:
         await asyncio.wait(tasks, timeout=CANCEL_WAIT_S)
-
-
-def header_lines(header: Mapping[str, Any], session: os.PathLike[str] | None) -> list[str]:
-    """The session header: what is monitored, with which thresholds, recorded where."""
-    from monitor.text import printable
-
-    lines = [f"CryoGuard {header['mode']} — station {header['station']}, started "
-             f"{header['started']} UTC" + (f", speed ×{header['speed']:g}"
-                                            if header.get("speed", 1) != 1 else "")]
-    if header.get("scenario"):
-        lines.append(f"  scenario: {header['scenario']}")
-    for dev in header.get("devices", []):
-        lines.append(f"  device {dev['id']}: {dev['protocol']} on {dev['port']}")
-    for ch in header.get("channels", []):
-        lines.append(f"  channel {ch['id']} ({ch['role']}): {ch['label'] or ch['id']}")
-    lines.append(f"  thresholds in force (sources: {header.get('sources')}):")
-    lines += [f"    {line}" for line in header.get("thresholds", [])]
-    if session is not None:
-        lines.append(f"  recording to {os.fspath(session)}")
-    lines.append(f"  commands: {USAGE}")
-    return [printable(line) for line in lines]

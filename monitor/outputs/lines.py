@@ -10,6 +10,7 @@ watched: a write that does not complete within ``STALL_AFTER_S`` raises
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import math
@@ -128,6 +129,23 @@ class LogOutput(_LineOutput):
     def close_now(self, timeout_s: float) -> bool:
         self.detach_logging()
         return super().close_now(timeout_s)
+
+
+class HeldWarnings(logging.Handler):
+    """Keeps the last library warnings in memory while the display owns the terminal."""
+
+    def __init__(self, keep: int = 10) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: collections.deque[str] = collections.deque(maxlen=keep)
+        self.count = 0
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(printable(self.format(record)))
+            self.count += 1
+        except Exception:
+            self.handleError(record)
 
 
 class _WriterHandler(logging.Handler):

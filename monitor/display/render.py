@@ -45,8 +45,7 @@ _MONO: Mapping[Priority, tuple[str, str]] = {
     Priority.LOW: ("", ""),
 }
 KEYS = (("a", "ack all"), ("p", "pause audio"), ("f", "freeze"), ("t", "thaw"),
-        ("v", "active thaw"), ("e", "end"), ("c", "CO2"), ("s", "saline"), ("n", "note"),
-        ("q", "quit"))
+        ("v", "active thaw"), ("e", "end"), ("q", "quit"))
 
 # Two-row block digits: about twice the height of a text row, readable from a few metres.
 BIG_DIGITS: Mapping[str, tuple[str, str]] = {

@@ -24,6 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.cli import main as cli
+from monitor.commands.demo import scripted_actions
 from monitor.daemon.grammar import INTERVENTIONS, MARKS, USAGE, CommandError, Quit, parse_command
 from monitor.engine.inputs import (
     Acknowledge,
@@ -62,11 +63,13 @@ def test_scenario_on_the_core_raises_its_alarms_and_replays_identically(
         name: str, tmp_path: Path) -> None:
     scenario = SCENARIOS[name]
     session = tmp_path / "s.cgsession"
-    core, clock, sink, recorder = scenario_core(scenario, session=session)
-    # Spikes are told from real falls by their speed: those scenarios need the 10 Hz the
-    # expectations assume; the others run at 2 Hz, ticking as the daemon does at speed ×5.
+    core, clock, sink, recorder = scenario_core(scenario, session=session,
+                                                script=scripted_actions(scenario))
+    # Spikes are told from real falls by their speed (> 3 °C faster than 10 °C/s): a 3.2 °C
+    # spike needs samples closer than 0.32 s, so those scenarios run at 5 Hz; the others at
+    # 2 Hz, ticking as the daemon does at speed ×5.
     spiky = any(isinstance(f, Spikes) for f in scenario.faults)
-    feed_scenario(core, clock, scenario, rate_hz=10.0 if spiky else 2.0, tick_s=0.5)
+    feed_scenario(core, clock, scenario, rate_hz=5.0 if spiky else 2.0, tick_s=0.5)
     core.end("duration reached")
     asyncio.run(recorder.close())
     assert recorder.result.complete, recorder.result.lost
@@ -171,8 +174,6 @@ def test_a_demo_scenario_s_scripted_actions_come_at_their_time_from_the_simulato
     scripted = SimpleNamespace(**{f: getattr(base, f) for f in (
         "name", "channels", "generate", "expected")},
         operator_actions=((30.0, "mark co2"), (45.5, "note saline ready")))
-    from monitor.commands.demo import scripted_actions
-
     core, clock, sink, _rec = scenario_core(base, script=scripted_actions(scripted))
     feed_scenario(core, clock, base, until_s=29.5)
     assert "intervention" not in _types(sink.records)

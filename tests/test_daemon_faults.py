@@ -249,3 +249,27 @@ def test_stalled_stderr_is_a_low_alarm_and_quit_still_ends_in_3_s(tmp_path: Path
 
 if sys.platform != "linux":  # pragma: no cover
     pytestmark = pytest.mark.skip("pseudo-terminal and signal semantics checked on Linux")
+
+
+@pytest.mark.timeout(60)
+def test_under_nohup_a_hangup_does_not_end_monitoring(tmp_path: Path) -> None:
+    """`nohup cryoguard run ...` asks to survive the terminal: SIGHUP stays ignored."""
+    ev = tmp_path / "ev.jsonl"
+    proc = subprocess.Popen(
+        [*CLI, "demo", "--headless", "--speed", "10", "--events-out", str(ev), "--session",
+         str(tmp_path / "s.cgsession")], stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    try:
+        _until("device.connected", lambda: any(
+            r["type"] == "device.connected" for r in _records(ev)), 20.0)
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        assert _ended_within(proc, END_S) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert events(ev)[-1]["reason"] == "signal SIGTERM"

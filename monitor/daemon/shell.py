@@ -148,6 +148,8 @@ class SessionShell:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped_reading = threading.Event()
         self._held: HeldWarnings | None = None
+        self._early_quit: str | None = None
+        self._signals: list[signal.Signals] = []
         self._header = self._make_header()
 
     # The session header --------------------------------------------------------------------
@@ -186,6 +188,8 @@ class SessionShell:
                 operator=self.config.station.operator, say=self._say,
                 script=self.options.script, duration_s=self.options.duration_s)
             stack.callback(self._end)
+            if self._early_quit is not None:
+                core.request_quit(self._early_quit)
             core.start({
                 "mode": self.options.mode, "station": self.config.station.name,
                 "session": str(self.recorder.path) if self.recorder else None,
@@ -393,6 +397,8 @@ class SessionShell:
     def request_quit(self, reason: str = "quit (display)") -> None:
         if self.core is not None:
             self.core.request_quit(reason)
+        elif self._early_quit is None:
+            self._early_quit = reason  # a signal while the session was being opened
         self._stop.set()
 
     def snapshot(self) -> Snapshot:
@@ -438,16 +444,20 @@ class SessionShell:
         loop = self._loop
         assert loop is not None
         for sig, reason in SIGNALS.items():
+            if sig == signal.SIGHUP and signal.getsignal(sig) == signal.SIG_IGN:
+                continue  # started under nohup: surviving the terminal is what was asked
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self.request_quit, reason)
+                self._signals.append(sig)
 
     def _remove_signals(self) -> None:
         loop = self._loop
         if loop is None:
             return
-        for sig in SIGNALS:
+        for sig in self._signals:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
+        self._signals.clear()
 
 
 async def _first(*events: asyncio.Event) -> None:

@@ -49,7 +49,7 @@ from monitor.sessions.schema import ChannelInfo, default_session_path
 TICK_S = 0.1  # staleness, timers, the watchdog and snapshots: ten times a second
 READY_WAIT_S = 5.0  # simulated hardware must be up by then
 CANCEL_WAIT_S = 0.5  # devices and tasks stop within this (a serial close can hang)
-CLOSE_BUDGET_S = 2.3  # every output closes within this, concurrently
+CLOSE_BUDGET_S = 2.0  # every output closes within this, concurrently (0.5 + 2.0 + 0.3 < 3 s)
 LAST_LINE_WAIT_S = 0.3  # the last lines on stderr; a stalled stderr does not hold the exit
 SIGNALS = {signal.SIGINT: "signal SIGINT", signal.SIGTERM: "signal SIGTERM",
            signal.SIGHUP: "signal SIGHUP (terminal closed or connection lost)"}

@@ -59,7 +59,7 @@ class _LineOutput:
     async def close(self) -> None:
         # StillRunning: the watch still shows the blocked write; the shell exits without it.
         with contextlib.suppress(StillRunning):
-            await in_daemon_thread(lambda: self.close_now(1.5), 2.0, f"{self.name}-close")
+            await in_daemon_thread(lambda: self.close_now(1.5), 1.9, f"{self.name}-close")
 
 
 class EventStreamOutput(_LineOutput):

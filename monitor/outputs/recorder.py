@@ -21,8 +21,8 @@ from monitor.outputs.background import StillRunning, in_daemon_thread
 from monitor.outputs.base import OutputContext
 from monitor.sessions.schema import ChannelInfo
 
-CLOSE_TIMEOUT_S = 2.0  # the recorder's own close budget (it retries a failing disk this long)
-CLOSE_WAIT_S = 2.3  # how long the shell waits for it, inside the 3 s shutdown budget
+CLOSE_TIMEOUT_S = 1.5  # the recorder's own close budget (it retries a failing disk this long)
+CLOSE_WAIT_S = 1.9  # how long we wait for it, inside the shell's 2 s close budget
 
 
 @runtime_checkable

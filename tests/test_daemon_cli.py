@@ -6,12 +6,15 @@ import asyncio
 import io
 import json
 import logging
+import os
 from pathlib import Path
 
 import aiomqtt
 import pytest
 
 from monitor.cli import main as cli
+from monitor.errors import UsageError
+from monitor.outputs.eventstream import open_event_stream
 from monitor.outputs.lines import LEVELS, LogOutput
 from monitor.sessions.reader import open_session
 from tests.daemon_helpers import cryoguard, events
@@ -96,3 +99,26 @@ def test_log_levels_choose_the_lines_and_never_the_last_word(
     assert "alarm.raised" not in shown["error"]
     assert cli(["demo", "--headless", "-q", "--log-level", "debug"]) == 2
     assert "not allowed with" in capsys.readouterr().err
+
+
+def test_events_out_writes_into_a_named_pipe_or_dev_null_but_not_through_a_link(
+        tmp_path: Path) -> None:
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # the consumer is there first
+    try:
+        stream, owned = open_event_stream(str(fifo))
+        stream.write('{"type": "session.started"}\n')
+        stream.flush()
+        assert os.read(reader, 1000) == b'{"type": "session.started"}\n'
+        stream.close()
+    finally:
+        os.close(reader)
+    assert owned
+    null, _ = open_event_stream("/dev/null")
+    null.write("x\n")
+    null.close()
+    link = tmp_path / "link"
+    link.symlink_to(fifo)
+    with pytest.raises(UsageError):
+        open_event_stream(str(link))

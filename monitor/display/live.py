@@ -38,7 +38,7 @@ from monitor.display.render import blink_phases, render_dashboard
 from monitor.display.sparkline import History
 from monitor.engine import Snapshot
 from monitor.model import Priority
-from monitor.outputs.base import OutputContext, WriteWatch
+from monitor.outputs.base import STALL_AFTER_S, OutputContext, WriteWatch
 from monitor.text import printable
 
 NAME = "display"
@@ -48,7 +48,6 @@ RETRY_AFTER_FAULT_S = 1.0
 SWITCH_INTERVAL_S = 0.0005
 MAX_FRAME_GAP_S = 0.25  # 4 frames a second: enough to show a 2 Hz flash
 PULSE_JITTER_S = 0.02  # frames wake on a timer; a pulse this early is on time
-STALL_AFTER_S = 2.0  # a terminal write blocked this long raises display.output_failed (high)
 STOP_WAIT_S = 0.5  # restoring the screen at the end waits at most this
 
 

@@ -33,6 +33,10 @@ from typing import Any, Protocol, runtime_checkable
 from monitor.engine import Snapshot
 from monitor.model import Priority, Reading
 
+# A write blocked this long is a stalled output: the watchdog raises <output>.output_failed
+# (engineering choice: well above a frame or a line, well under the display's 5 s promise).
+STALL_AFTER_S = 2.0
+
 
 class OutputContext(Protocol):
     """What the daemon offers an output. Safe to call from the event loop thread only,

@@ -20,11 +20,10 @@ from typing import IO, Any
 from monitor.engine import Snapshot
 from monitor.model import EventType, Priority, record_line
 from monitor.outputs.background import StillRunning, in_daemon_thread
-from monitor.outputs.base import OutputContext, WriteWatch
+from monitor.outputs.base import STALL_AFTER_S, OutputContext, WriteWatch
 from monitor.outputs.threaded import ThreadedLineWriter
 from monitor.text import printable
 
-STALL_AFTER_S = 2.0  # a write blocked this long is a stalled output (engineering choice)
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
           "error": logging.ERROR}
 _WARNING_TYPES = frozenset({EventType.ALARM_RAISED, EventType.DEVICE_LOST})

@@ -39,3 +39,109 @@ def raised(records: list[dict[str, Any]]) -> set[str]:
 
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+
+# The session core without IO: a scenario fed scan by scan with an injected clock -------------
+
+class FakeClock:
+    """Session seconds that move only when the test says so."""
+
+    def __init__(self, t: float = 0.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class ListOutput:
+    """An output that keeps every record and snapshot it is handed."""
+
+    name = "list"
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.snapshots = 0
+
+    def on_events(self, records: Any) -> None:
+        self.records.extend(dict(r) for r in records)
+
+    def on_snapshot(self, snapshot: Any) -> None:
+        self.snapshots += 1
+
+    async def run(self, context: Any) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+def scenario_core(scenario: Any, *, outputs: Any = (), session: Path | None = None,
+                  script: Any = ()) -> tuple[Any, FakeClock, ListOutput, Any]:
+    """A :class:`SessionCore` for a scenario's channels (device ``sim``), with a fake clock,
+    a list output and, when ``session`` is given, the real recorder writing that file."""
+    from datetime import UTC, datetime
+
+    from monitor.commands.demo import demo_config
+    from monitor.daemon.core import SessionCore
+    from monitor.engine import Engine
+    from monitor.outputs.recorder import RecorderOutput
+    from monitor.sessions.schema import ChannelInfo
+
+    config = demo_config(scenario, "line", Path("/dev/null"))
+    engine = Engine(config.engine_spec(), t0=0.0)
+    clock = FakeClock()
+    sink = ListOutput()
+    wall = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+    all_outputs: list[Any] = []
+    recorder = None
+    if session is not None:
+        recorder = RecorderOutput.open(
+            session, config_snapshot=config.snapshot(),
+            channels=[ChannelInfo.from_spec(c) for c in engine.spec.channels],
+            station=config.station.name, wall_start=wall, commit_interval_s=1.0,
+            on_fault=lambda m: None, on_recover=lambda m: None)
+        all_outputs.append(recorder)
+    all_outputs += [sink, *outputs]
+    core = SessionCore(engine, all_outputs, wall_start=wall, clock=clock, script=script)
+    core.start({"mode": "demo", "station": config.station.name, "message": "started"})
+    return core, clock, sink, recorder
+
+
+def feed_scenario(core: Any, clock: FakeClock, scenario: Any, *, rate_hz: float = 2.0,
+                  tick_s: float = 0.1, until_s: float | None = None) -> None:
+    """Play a scenario's trace into the core as the live daemon would see it: the device
+    connects, scans arrive at their times, the ticker runs every ``tick_s`` in between, an
+    unplug is ``device.lost`` at its start and ``device.connected`` at its end."""
+    from monitor.engine.inputs import DeviceConnected, DeviceLost
+    from monitor.model import Reading, Status
+
+    trace = scenario.generate(seed=0, rate_hz=rate_hz)
+    ids = [c.id for c in trace.channels]
+    end = trace.duration_s if until_s is None else until_s
+    core.submit(DeviceConnected("sim", "emulated line device"), 0.0)
+    unplugged = False
+    next_tick = tick_s
+    for i in range(len(trace.t)):
+        t = float(trace.t[i])
+        if t > end:
+            break
+        while next_tick < t:
+            clock.t = next_tick
+            core.heartbeat(next_tick)
+            next_tick += tick_s
+        clock.t = t
+        gone = trace.unplugged(t)
+        if gone and not unplugged:
+            core.submit(DeviceLost("sim", "end of file (unplugged?)"), t)
+        if not gone and unplugged:
+            core.submit(DeviceConnected("sim", "emulated line device"), t)
+        unplugged = gone
+        if gone:
+            continue
+        scan = []
+        for c, cid in enumerate(ids):
+            status = Status(int(trace.status[i][c]))
+            value = float(trace.values[i][c]) if status is Status.OK else None
+            scan.append(Reading(t, cid, value, status))
+        core.scan("sim", scan)
+    clock.t = max(clock.t, end)

@@ -21,7 +21,7 @@ import pytest
 
 from monitor.config.schema import parse_config
 from monitor.daemon.devices import device_params
-from monitor.daemon.shell import Daemon, DaemonOptions, SessionClock
+from monitor.daemon.shell import SessionClock, SessionOptions, SessionShell
 from simulators.emulators import serve
 from simulators.emulators.player import SteadyClock
 from simulators.scenarios import get
@@ -94,8 +94,8 @@ async def run_demo(tmp_path: Path, monotonic: Callable[[], float] | None,
         "channels": [{"id": c.id, "label": c.label, "device": "sim", "index": c.index,
                       "role": str(c.role)} for c in scenario.channels]}, "pacing test")
     events = tmp_path / f"events-{monotonic is not None}.jsonl"
-    options = DaemonOptions(mode="demo", headless=True, events_out=str(events), record=False,
-                            speed=SPEED, duration_s=DURATION_S, stdin_commands=False, log=False)
+    options = SessionOptions(mode="demo", events_out=str(events), record=False, speed=SPEED,
+                             duration_s=DURATION_S, stdin_commands=False, log=False)
     ready = asyncio.Event()
     clock = SessionClock(SPEED, monotonic=monotonic) if monotonic else SessionClock(SPEED)
 
@@ -112,9 +112,9 @@ async def run_demo(tmp_path: Path, monotonic: Callable[[], float] | None,
     tasks: list[Callable[[], Any]] = [device, pauses]
     if heartbeat is not None:
         tasks.append(heartbeat)
-    daemon = Daemon(config, device_params(config), options, clock=clock, extra_tasks=tasks,
-                    ready=ready)
-    assert await daemon.run() == 0
+    shell = SessionShell(config, device_params(config), options, clock=clock, extra_tasks=tasks,
+                         ready=ready)
+    assert await shell.run() == 0
     return [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
 
 

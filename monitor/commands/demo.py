@@ -89,4 +89,12 @@ def run(args: argparse.Namespace) -> int:
         return start_session(
             args, config, device_params(config), mode="demo", speed=args.speed,
             duration_s=duration, extra_tasks=emulator,
-            header_extra={"scenario": f"{scenario.name}: {scenario.summary}"})
+            header_extra={"scenario": f"{scenario.name}: {scenario.summary}"},
+            script=scripted_actions(scenario))
+
+
+def scripted_actions(scenario: Any) -> tuple[tuple[float, str], ...]:
+    """The scenario's operator actions, (session seconds, command line), e.g. ``mark co2``
+    when the CO2 of a rescue is injected; applied by the simulator, ``by = "simulator"``."""
+    actions = getattr(scenario, "operator_actions", ())
+    return tuple((float(t), str(line)) for t, line in actions)

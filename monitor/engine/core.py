@@ -185,6 +185,20 @@ class Engine:
             events += self._cycle_events(change)
         return events
 
+    def intervention(self, t: float, kind: str, by: str = "operator") -> list[Event]:
+        """Thermal protection given near the nerve (``co2`` or warm ``saline``)."""
+        events = self.tick(t)
+        events.append(Event(self.now, EventType.INTERVENTION, {
+            "kind": kind, "by": by, "message": f"intervention: {kind} ({by})"}))
+        return events
+
+    def note(self, t: float, text: str, by: str = "operator") -> list[Event]:
+        """Free text from the operator, in the event log at its time."""
+        events = self.tick(t)
+        events.append(Event(self.now, EventType.NOTE, {
+            "text": text, "by": by, "message": f"note ({by}): {text}"}))
+        return events
+
     def device_lost(self, t: float, device: str, reason: str) -> list[Event]:
         events = self.tick(t)
         state = self._devices.setdefault(device, _Device())

@@ -2,11 +2,14 @@
 
 ``--events-out FILE`` never mixes two sessions silently: an existing non-empty file is refused
 unless ``--append`` is given (then new lines go at its end). A new file is private (0600) and a
-symlink is never followed (:mod:`monitor.files`).
+symlink is never followed (:mod:`monitor.files`). An existing named pipe or character device is
+written as it is (a consumer reading a FIFO, ``/dev/null``).
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +31,9 @@ def open_event_stream(target: str, *, append: bool = False,
         return (stdout if stdout is not None else sys.stdout), False
     path = Path(target)
     try:
+        stream = _open_pipe_or_device(path)
+        if stream is not None:
+            return stream, True
         if not append and path.is_file() and path.stat().st_size > 0:
             raise UsageError(f"--events-out {target}: the file exists and is not empty; "
                              "add --append to add to it, or choose another file")
@@ -37,6 +43,20 @@ def open_event_stream(target: str, *, append: bool = False,
     except OSError as exc:
         raise CryoGuardError(f"cannot write events to {target}: "
                              f"{exc.strerror or exc}") from exc
+
+
+def _open_pipe_or_device(path: Path) -> IO[str] | None:
+    """An existing named pipe or character device (a consumer's FIFO, ``/dev/null``) is a
+    stream, not a file holding data at rest: opened for writing as it is, never created,
+    never through a symlink. ``None`` for anything else."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if not (stat.S_ISFIFO(info.st_mode) or stat.S_ISCHR(info.st_mode)):
+        return None
+    fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    return os.fdopen(fd, "w", encoding="utf-8", newline="")
 
 
 class EventWriter:

@@ -2,8 +2,11 @@
 
 Lines are handed over with a non-blocking ``put``; the thread writes and flushes each one.
 Nothing is dropped until ``limit`` lines are waiting; beyond that the oldest are dropped and
-counted. Every failure or backlog is reported through ``on_fault`` (and recovery through
-``on_recover``) so the daemon can raise and clear a technical alarm.
+counted. Write errors and backlog are reported through ``on_fault`` (recovery through
+``on_recover``); a write that blocks (a reader that stopped reading) is seen by the shell's
+watchdog through ``watch`` (:class:`~monitor.outputs.base.WriteWatch`): the blocked thread
+cannot report it itself. The thread is a daemon thread, so a write blocked for ever never
+keeps the process alive (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -11,16 +14,19 @@ from __future__ import annotations
 import collections
 import contextlib
 import threading
-import time
 from collections.abc import Callable
 from typing import IO
+
+from monitor.outputs.base import WriteWatch
 
 
 class ThreadedLineWriter:
     def __init__(self, name: str, stream: IO[str], *, on_fault: Callable[[str], None],
-                 on_recover: Callable[[str], None], limit: int = 1_000_000,
-                 behind_at: int = 10_000, close_stream: bool = False) -> None:
+                 on_recover: Callable[[str], None], watch: WriteWatch,
+                 limit: int = 1_000_000, behind_at: int = 10_000,
+                 close_stream: bool = False) -> None:
         self.name = name
+        self.watch = watch
         self._stream = stream
         self._on_fault = on_fault
         self._on_recover = on_recover
@@ -34,14 +40,14 @@ class ThreadedLineWriter:
         self.written = 0
         self._faulted = False
         self._behind = False
-        self._stalled = False
-        self._write_started: float | None = None  # monotonic time of the write in progress
         self._thread = threading.Thread(target=self._run, name=f"cryoguard-{name}", daemon=True)
         self._thread.start()
 
     def put(self, line: str) -> None:
         """Queue one line (without its newline). Never blocks for IO."""
         with self._ready:
+            if self._closing:
+                return
             self._lines.append(line)
             if len(self._lines) > self._limit:
                 self._lines.popleft()
@@ -61,25 +67,19 @@ class ThreadedLineWriter:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
-    def check_stalled(self, after_s: float, now: float | None = None) -> None:
-        """Report a write that has not returned for ``after_s`` (a reader that stopped
-        reading): the thread itself cannot, it is blocked. Called from the daemon's ticker."""
-        started = self._write_started
-        now = time.monotonic() if now is None else now
-        if started is not None and now - started >= after_s and not self._stalled:
-            self._stalled = True
-            self._on_fault(f"stalled: a write has not completed for {now - started:.0f} s "
-                           f"(is the reader reading?); {self.pending} lines waiting")
-
-    def close(self, timeout_s: float = 2.0) -> None:
-        """Write what is queued (for at most ``timeout_s``), then stop the thread."""
+    def close(self, timeout_s: float = 2.0) -> bool:
+        """Write what is queued (for at most ``timeout_s``), then stop the thread. Returns
+        True when everything was written and the thread has ended."""
         with self._ready:
             self._closing = True
             self._ready.notify()
         self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            return False  # blocked in a write: the stream is left to the process's end
         if self._close_stream:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, ValueError):
                 self._stream.close()
+        return not self._lines
 
     def _run(self) -> None:
         while True:
@@ -94,20 +94,19 @@ class ThreadedLineWriter:
 
     def _write(self, batch: list[str]) -> None:
         for line in batch:
-            self._write_started = time.monotonic()
+            self.watch.begin()
             try:
                 self._stream.write(line + "\n")
                 self._stream.flush()
             except (OSError, ValueError) as exc:
-                self._write_started = None
                 self.dropped += 1
                 if not self._faulted:
                     self._faulted = True
                     self._on_fault(f"cannot write: {exc}")
                 continue
-            self._write_started = None
+            finally:
+                self.watch.end()
             self.written += 1
-            if self._faulted or self._stalled or (
-                    self._behind and len(self._lines) < self._behind_at // 2):
-                self._faulted = self._behind = self._stalled = False
+            if self._faulted or (self._behind and len(self._lines) < self._behind_at // 2):
+                self._faulted = self._behind = False
                 self._on_recover("writing again")

@@ -52,6 +52,12 @@ class _ReplayContext:
     def mark(self, mark: str) -> None:
         return None
 
+    def intervention(self, kind: str) -> None:
+        return None
+
+    def note(self, text: str) -> None:
+        return None
+
     def request_quit(self) -> None:
         self._stop.set()
 

@@ -12,6 +12,7 @@ constants below; each is listed with its source or reason in ``docs/clinical-def
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import tomllib
@@ -29,6 +30,7 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -52,6 +54,7 @@ from monitor.engine.spec import (
 )
 from monitor.errors import ConfigError
 from monitor.model import Priority, Role
+from monitor.text import control_characters, printable
 
 # Defaults that are engineering choices (docs/clinical-defaults.md gives the reasons) -------
 
@@ -85,6 +88,10 @@ DISPLAY_REFRESH_HZ = 10.0
 DISPLAY_MAX_REFRESH_HZ = 10.0  # a 64-row frame costs ~13 ms (DESIGN.md): 10 Hz is the ceiling
 DISPLAY_SPARKLINE_S = 300.0
 HIGH_COLD_MAX_DELAY_S = 1.0  # "never more than one sample" (CLINICAL §7.10)
+LARGEST_NUMBER = 1e12  # no setting is meant beyond this; a bigger one is a typo (docs/security.md)
+HIGHEST_TEMPERATURE_C = 2000.0  # readings above are out_of_range: a level above never acts
+TREND_MAX_POINTS_LIMIT = 100_000  # the trend keeps a few arrays of this size per channel
+MQTT_QUEUE_LIMIT_MAX = 1_000_000  # messages held in memory while the broker is away
 
 TC_TYPES = ("B", "E", "J", "K", "N", "R", "S", "T")  # NIST letters thermocouple-its90 knows
 SERIAL_URL_SCHEMES = ("socket", "rfc2217", "loop", "spy", "alt", "hwgrep", "cp2110")
@@ -137,8 +144,42 @@ def _tc_type(value: object) -> object:
     return value.strip().upper() if isinstance(value, str) else value
 
 
+def _plausible_temperature(value: float) -> float:
+    if value > HIGHEST_TEMPERATURE_C:
+        raise ValueError(f"above {HIGHEST_TEMPERATURE_C:g} °C: a reading that high is "
+                         "out_of_range, so this level could never act")
+    return value
+
+
+def check_value(value: object) -> object:
+    """Every field of every section: a number must be finite and of a sane size, and text
+    shown on a terminal (labels, names, ports, paths) must hold no control characters.
+
+    TOML allows ``nan``, ``inf`` and integers of any length, and ``"\u001b"`` in a string:
+    each would otherwise pass as a valid setting (``scale = nan`` turns every reading into
+    bad data; an escape in a label clears the bedside alarm panel). docs/security.md.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    if isinstance(value, int | float) and abs(value) > LARGEST_NUMBER:
+        digits = len(str(abs(int(value)))) if isinstance(value, int) else None
+        size = f"{digits} digits" if digits is not None else f"{value:.3g}"
+        raise ValueError(f"number too large ({size}); no setting goes beyond "
+                         f"{LARGEST_NUMBER:.0e}")
+    if isinstance(value, str):
+        found = control_characters(value)
+        if found:
+            raise ValueError(f"contains control character(s) {', '.join(found)}, which can "
+                             "rewrite a terminal (clear it, hide the alarm panel) or reorder "
+                             "what it shows; remove them")
+    return value
+
+
 Identifier = Annotated[str, AfterValidator(_id)]
-TempC = Annotated[float, BeforeValidator(parse_temperature_c)]
+TempC = Annotated[float, BeforeValidator(parse_temperature_c),
+                  AfterValidator(_plausible_temperature)]
 DeltaC = Annotated[float, BeforeValidator(parse_temperature_delta_c),
                    AfterValidator(_non_negative)]
 Seconds = Annotated[float, BeforeValidator(parse_seconds), AfterValidator(_non_negative)]
@@ -152,7 +193,12 @@ TcType = Annotated[Literal["B", "E", "J", "K", "N", "R", "S", "T"], BeforeValida
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="after", check_fields=False)
+    @classmethod
+    def _sane(cls, value: object) -> object:
+        return check_value(value)
 
 
 # Condition overrides ------------------------------------------------------------------------
@@ -370,7 +416,7 @@ class TrendConfig(_Model):
     min_points: Annotated[int, Field(ge=2)] = defaults.TREND_MIN_POINTS
     max_gap_s: PositiveSeconds = defaults.TREND_MAX_GAP_S
     min_span_s: PositiveSeconds = defaults.TREND_MIN_SPAN_S
-    max_points: Annotated[int, Field(ge=2)] = TREND_MAX_POINTS
+    max_points: Annotated[int, Field(ge=2, le=TREND_MAX_POINTS_LIMIT)] = TREND_MAX_POINTS
 
     @model_validator(mode="after")
     def _span(self) -> TrendConfig:
@@ -447,7 +493,7 @@ class MqttConfig(_Model):
     station: Annotated[str, AfterValidator(_station)] | None = None
     publish_hz: Annotated[PositiveHz, Field(le=100.0)] = MQTT_PUBLISH_HZ
     qos_events: Literal[0, 1, 2] = MQTT_QOS_EVENTS
-    queue_limit: Annotated[int, Field(ge=1)] = MQTT_QUEUE_LIMIT
+    queue_limit: Annotated[int, Field(ge=1, le=MQTT_QUEUE_LIMIT_MAX)] = MQTT_QUEUE_LIMIT
     ca_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None
@@ -712,6 +758,7 @@ def _path(loc: Path_) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
+            part = printable(part)  # a key is shown too: "\u001b" = 1 is a valid TOML key
             text += f".{part}" if text else part
     return text
 

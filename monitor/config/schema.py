@@ -30,6 +30,7 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -54,6 +55,8 @@ from monitor.engine.spec import (
 )
 from monitor.errors import ConfigError
 from monitor.model import Priority, Role
+from monitor.redact import redact_url as redact_url  # check-config shows the URL masked
+from monitor.redact import without_password
 from monitor.text import control_characters, printable
 
 # Defaults that are engineering choices (docs/clinical-defaults.md gives the reasons) -------
@@ -197,7 +200,9 @@ class _Model(BaseModel):
 
     @field_validator("*", mode="after", check_fields=False)
     @classmethod
-    def _sane(cls, value: object) -> object:
+    def _sane(cls, value: object, info: ValidationInfo) -> object:
+        if info.field_name == "password":
+            return value  # any character may be in a password, and it is never shown
         return check_value(value)
 
 
@@ -483,8 +488,12 @@ class RecordingConfig(_Model):
 
 
 def _mqtt_url(value: str) -> str:
-    if not value.startswith(("mqtt://", "mqtts://")):
-        raise ValueError("must start with mqtt:// or mqtts://")
+    from monitor.mqtt.url import MqttUrlError, parse_mqtt_url
+
+    try:
+        parse_mqtt_url(value)
+    except MqttUrlError as exc:  # the message masks the password; the value is not shown
+        raise _Problems([((), str(exc).removeprefix("bad MQTT URL "))]) from None
     return value
 
 
@@ -498,13 +507,46 @@ class MqttConfig(_Model):
     cert_file: str | None = None
     key_file: str | None = None
     username: str | None = None
-    password: str | None = None
+    password: str | None = None  # never echoed in a problem (_shown_input)
+    password_file: str | None = None
+    discovery: bool = False
+
+    @model_validator(mode="after")
+    def _one_password(self) -> MqttConfig:
+        if self.password is not None and self.password_file is not None:
+            raise _Problems([("password_file", "set password or password_file, not both")])
+        return self
 
     def credentials(self, env: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
-        """Username and password: the config's, else ``CRYOGUARD_MQTT_USERNAME``/``PASSWORD``."""
+        """Username and password: the config's (``password`` or the first line of
+        ``password_file``), else ``CRYOGUARD_MQTT_USERNAME``/``PASSWORD``.
+
+        Raises ``ConfigError`` naming ``mqtt.password_file`` when that file cannot be read.
+        """
         env = os.environ if env is None else env
+        password = self.password
+        if password is None and self.password_file is not None:
+            password = read_password_file(self.password_file)
         return (self.username if self.username is not None else env.get(ENV_MQTT_USERNAME),
-                self.password if self.password is not None else env.get(ENV_MQTT_PASSWORD))
+                password if password is not None else env.get(ENV_MQTT_PASSWORD))
+
+
+def read_password_file(path: str) -> str:
+    """The first line of ``path`` (its line ending removed), for ``[mqtt] password_file``."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError("config", [f"mqtt.password_file: cannot read {path}: "
+                                     f"{exc.strerror or exc}"]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError("config", [f"mqtt.password_file: {path} is not UTF-8 text"]) from None
+    password = text.splitlines()[0] if text else ""
+    if not password:
+        raise ConfigError("config", [f"mqtt.password_file: {path} is empty (the password is "
+                                     "its first line)"])
+    return password
 
 
 class DisplayConfig(_Model):
@@ -722,18 +764,10 @@ class Config(_Model):
         """JSON-serialisable copy for the session file; secrets left out, re-parseable."""
         data = self.model_dump(mode="json", exclude_none=True)
         mqtt = data.get("mqtt", {})
-        mqtt.pop("password", None)
+        mqtt.pop("password", None)  # password_file stays: a path, not the secret
         if "url" in mqtt:
-            mqtt["url"] = redact_url(mqtt["url"])
+            mqtt["url"] = without_password(mqtt["url"])
         return data
-
-
-def redact_url(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.partition("@")
-    if at and ":" in userinfo:
-        return f"{scheme}{sep}{userinfo.split(':', 1)[0]}@{host}"
-    return url
 
 
 def _specs(values: Mapping[Condition, Mapping[str, Any]]) -> Mapping[Condition, ConditionSpec]:
@@ -772,6 +806,16 @@ def _show(value: object) -> str:
         return "a list"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _shown_input(loc: Path_, value: object) -> str:
+    """The bad value for a problem line; a password is never shown, a URL only masked."""
+    key = loc[-1] if loc else None
+    if key == "password":
+        return "***"
+    if key == "url" and isinstance(value, str):
+        return _show(redact_url(value))
+    return _show(value)
 
 
 def _unwrap(tp: Any) -> list[type[BaseModel]]:
@@ -866,7 +910,7 @@ def _problem_lines(exc: ValidationError) -> list[str]:
         loc, message, show = _message(error)
         line = f"{_path(loc) or '(top level)'}: {message}"
         if show:
-            line += f" (got {_show(error.get('input'))})"
+            line += f" (got {_shown_input(loc, error.get('input'))})"
         unit_error = error.get("ctx", {}).get("error")
         if isinstance(unit_error, UnitError) and unit_error.hint:
             line += f"; {unit_error.hint}"

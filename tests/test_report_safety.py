@@ -39,11 +39,11 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> ReportFiles:
     folder = tmp_path_factory.mktemp("evil")
     session = folder / "evil.cgsession"
     record_scenario(session, "demo", inputs=INPUTS, extra_config=None)
-    _relabel(session)
+    _relabel(session, EVIL_LABEL)
     return build_report(session, folder / "report", pdf=True)
 
 
-def _relabel(session: Path) -> None:
+def _relabel(session: Path, label: str) -> None:
     """Give channel N1 the hostile label in the recorded config and channel map (a config
     that check-config would accept: no control characters)."""
     import json
@@ -54,9 +54,9 @@ def _relabel(session: Path) -> None:
         data = json.loads(config)
         for channel in data["channels"]:
             if channel["id"] == "N1":
-                channel["label"] = EVIL_LABEL
+                channel["label"] = label
         db.execute("UPDATE meta SET value = ? WHERE key = 'config'", (json.dumps(data),))
-        db.execute("UPDATE channels SET label = ? WHERE id = 'N1'", (EVIL_LABEL,))
+        db.execute("UPDATE channels SET label = ? WHERE id = 'N1'", (label,))
 
 
 class Tags(HTMLParser):

@@ -183,6 +183,7 @@ def make_client(settings: MqttSettings, *, identifier: str,
     client = aiomqtt.Client(
         settings.url.host, settings.url.port, username=settings.username,
         password=settings.password, identifier=identifier, will=will, tls_params=tls,
+        protocol=aiomqtt.ProtocolVersion.V5,  # user properties: monitor/mqtt/integrity.py
         keepalive=settings.keepalive_s, timeout=settings.timeout_s, logger=logger,
         max_inflight_messages=PIPELINE, max_queued_incoming_messages=100_000)
     client.pending_calls_threshold = 2 * PIPELINE + 10  # a full pipeline is not a warning

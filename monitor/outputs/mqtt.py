@@ -16,7 +16,13 @@ from monitor.config.schema import MqttConfig
 from monitor.engine import AlarmView, Snapshot
 from monitor.model import Priority
 from monitor.mqtt.connection import MqttSettings
-from monitor.mqtt.payloads import alarms_payload, channel_payload, dumps, info_payload
+from monitor.mqtt.payloads import (
+    alarms_payload,
+    channel_payload,
+    dumps,
+    info_key,
+    info_payload,
+)
 from monitor.mqtt.publisher import MqttPublisher
 from monitor.outputs.base import OutputContext
 
@@ -56,7 +62,7 @@ class MqttOutput:
             self._alarms = snapshot.alarms
             self.publisher.set_retained(self.publisher.topics.alarms,
                                         dumps(alarms_payload(snapshot.alarms)))
-        key = (tuple(c.id for c in snapshot.channels), snapshot.devices, snapshot.audio)
+        key = info_key(snapshot)
         if key != self._info_key:
             self._info_key = key
             self.publisher.set_retained(

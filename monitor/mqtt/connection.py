@@ -50,6 +50,7 @@ class MqttSettings:
     timeout_s: float = TIMEOUT_S
     backoff_min_s: float = BACKOFF_MIN_S
     backoff_max_s: float = BACKOFF_MAX_S
+    discovery: bool | None = None  # [mqtt] discovery; None: not set (nothing published)
 
     @property
     def authenticated(self) -> bool:
@@ -105,7 +106,9 @@ class MqttSettings:
         return cls(url=parsed, station=name, publish_hz=config.publish_hz,
                    qos_events=config.qos_events, queue_limit=config.queue_limit,
                    ca_file=config.ca_file, cert_file=config.cert_file,
-                   key_file=config.key_file, username=user, password=password)
+                   key_file=config.key_file, username=user, password=password,
+                   discovery=config.discovery if "discovery" in config.model_fields_set
+                   else None)
 
 
 COMMAND_LINE_PASSWORD = (

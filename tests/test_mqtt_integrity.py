@@ -364,3 +364,32 @@ async def test_watch_shows_the_stations_own_phase_target_and_interventions(
     assert details[1] == "last injection: CO₂ injection 00:35 ago by dr-a"
     assert details[2].startswith("last note 00:15 ago by nurse-b: moved")
     assert not any(control_characters(d) for d in details)
+
+
+def test_watch_headless_prints_news_and_never_an_escape() -> None:
+    """--headless: a line per change of a station, and one per phase, injection and note."""
+    import io
+
+    from monitor.commands.watch import LinePrinter
+
+    state = WatchState()
+    state.broker_connected()
+    topics, stamp = Topics("room-h"), Stamp()
+    out = io.StringIO()
+    printer = LinePrinter(state, out, clock=lambda: 1.0)
+    state.apply(topics.status, b"online", 0.0, _message(stamp))
+    state.apply(topics.channel("L4R"), dumps(channel_payload(channel("L4R", 20.0))), 0.5,
+                _message(stamp))
+    for record in ({"type": "cycle.phase", "t": 10.0, "phase": "freeze", "cycle": 1,
+                    "target_s": 480.0},
+                   {"type": "intervention", "t": 11.0, "kind": "saline", "by": f"dr{ESCAPES}"},
+                   {"type": "note", "t": 12.0, "text": f"ok{ESCAPES}", "by": "rn"}):
+        state.apply(topics.event, json.dumps(record).encode(), 0.6, _message(stamp))
+    printer.check("room-h")
+    lines = out.getvalue().splitlines()
+    shown = "\ufffd[2J\ufffd]0;pwned\ufffd\ufffd31m"  # each control character replaced
+    assert lines[:3] == ["room-h: cycle 1 freeze (target 08:00)",
+                         f"room-h: warm saline injection by dr{shown}",
+                         f"room-h: note by rn: ok{shown}"]
+    assert lines[3] == "room-h ONLINE no alarms"
+    assert no_controls(out.getvalue())

@@ -151,7 +151,7 @@ def test_interventions_and_notes_are_listed_with_their_figures(report: ReportFil
     at, later, lowest = (float(c.split()[0]) for c in cells[4:7])
     assert lowest <= min(at, later)
     assert "warm saline injection" in md
-    assert "First warning: N1.falling_fast at 1:06" in md
+    assert "First cold-side warning: N1.falling_fast at 1:06" in md
     assert "the first injection followed 1:24 (m:ss) later" in md
     assert re.search(r"\| n1 \| 3:20 \(08:33:20 UTC\) \| nurse-b \| needle moved", md)
 
@@ -275,3 +275,37 @@ def test_to_html_keeps_each_heading_in_a_block_with_what_follows(tmp_path: Path)
     keep = re.search(r'<div class="keep">(.*?)</div>', page, re.S)
     assert keep is not None and "<h2>Plots</h2>" in keep.group(1) and "<img" in keep.group(1)
     assert "break-after: avoid" in page and "break-inside: avoid" in page
+
+
+def test_interventions_render_from_the_shape_data_py_gives(report: ReportFiles) -> None:
+    """``ReportData.interventions`` as monitor/report/data.py defines them (rows with
+    ``nerves``, each naming its channel); a negative delay means before the first warning."""
+    from dataclasses import dataclass
+
+    from monitor.report.build import _interventions
+    from monitor.report.document import block_markdown
+    from monitor.report.marks import Marks, NoteRow
+
+    @dataclass(frozen=True)
+    class NerveEffect:
+        channel: str
+        temp_at_c: float | None
+        temp_after_60s_c: float | None
+        lowest_between_c: float | None
+
+    @dataclass(frozen=True)
+    class InterventionRow:
+        t: float
+        kind: str
+        by: str
+        nerves: tuple[NerveEffect, ...]
+
+    rows = (InterventionRow(90.0, "saline", "dr-a", (NerveEffect("N1", 20.0, 18.5, 18.1),
+                                                     NerveEffect("N2", 36.0, None, 35.9))),)
+    marks = Marks(rows, (NoteRow(95.0, "ok", "rn"),), -12.0, ("N1.below_warning", 102.0))
+    md = "\n".join(block_markdown(b) for b in _interventions(report.data, marks))
+    assert "| 1:30 (08:31:30 UTC) | warm saline injection | dr-a | N1 | 20.0 °C | 18.5 °C | " \
+           "18.1 °C |" in md
+    assert "| N2 | 36.0 °C | – | 35.9 °C |" in md
+    assert "the first injection came 12 s before it" in md
+    assert "| n1 | 1:35 (08:31:35 UTC) | rn | ok |" in md

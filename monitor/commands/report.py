@@ -27,16 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from monitor.errors import UsageError
+    from monitor.report import build_report
     from monitor.text import printable
-
-    try:
-        from monitor.report import build_report
-    except ModuleNotFoundError as exc:
-        if exc.name is None or not exc.name.startswith("matplotlib"):
-            raise
-        raise UsageError("the report's plots need matplotlib: pip install "
-                         "'cryoguard[report]'") from None
 
     started = time.perf_counter()
     files = build_report(args.session, args.out, pdf=getattr(args, "pdf", False))

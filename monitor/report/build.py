@@ -305,12 +305,15 @@ def _field(item: Any, name: str) -> Any:
 
 
 def _nerves(item: Any) -> list[tuple[str, Any]]:
-    """(channel, figures) of one intervention, whether data.py keys them by channel or lists
-    them with a ``channel`` field."""
+    """(channel, figures) of one intervention: data.py's ``nerves`` (each with its
+    ``channel``), or the stand-in's ``channels`` mapping."""
+    nerves = _field(item, "nerves")
+    if nerves is not None:
+        return [(str(_field(n, "channel")), n) for n in nerves]
     channels = _field(item, "channels")
     if isinstance(channels, Mapping):
         return [(str(k), v) for k, v in channels.items()]
-    return [(str(_field(c, "channel")), c) for c in channels or ()]
+    return []
 
 
 def _num(value: Any) -> float | None:
@@ -329,10 +332,14 @@ def _interventions(data: ReportData, marks: Marks) -> list[Block]:
                 f"temperature at the injection, {AFTER_S:g} s later, and the lowest in between.")
     if first is not None:
         alarm, t = first
-        lead += f" First warning: {ident(alarm)} at {at(data, t)}"
+        lead += f" First cold-side warning: {ident(alarm)} at {at(data, t)}"
         delay = marks.first_warning_to_intervention_s
-        lead += (f"; the first injection followed {_duration(delay)} later." if delay is not None
-                 else "; no injection followed it.")
+        if delay is None:
+            lead += "; no injection was recorded."
+        elif delay >= 0:
+            lead += f"; the first injection followed {_duration(delay)} later."
+        else:
+            lead += f"; the first injection came {_duration(-delay)} before it."
     blocks.append(Para(lead))
     rows = []
     for item in marks.interventions:

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from monitor.engine.spec import Condition
 from monitor.errors import CryoGuardError
-from monitor.report.data import ReportData
+from monitor.report.data import AlarmLogRow, ReportData
 
 KIND_WORDS = {"co2": "CO₂ injection", "saline": "warm saline injection"}
 AFTER_S = 60.0
@@ -69,7 +70,7 @@ class Marks:
         notes = getattr(data, "notes", None)
         return cls(tuple(given), tuple(notes) if notes is not None else local.notes,
                    getattr(data, "first_warning_to_intervention_s", None),
-                   local.first_warning)
+                   local.first_warning)  # the alarm's name: data.py gives only the delay
 
     def times(self) -> list[tuple[float, str]]:
         """(t, kind) of every intervention, for the plots."""
@@ -105,16 +106,27 @@ def _standin(data: ReportData) -> Marks:
         elif item.kind == InputKind.NOTE:
             notes.append(NoteRow(item.t, str(payload.get("text", "")),
                                  str(payload.get("by", ""))))
-    nerve_ids = {s.channel for s in nerves}
-    warnings = [a for a in data.alarm_log
-                if a.category == "physiological" and a.channel in nerve_ids]
-    first = min(warnings, key=lambda a: a.raised_t) if warnings else None
+    first = first_warning(data)
     delay = None
-    if first is not None:
-        after = [i.t for i in interventions if i.t >= first.raised_t]
-        delay = min(after) - first.raised_t if after else None
+    if first is not None and interventions:
+        delay = min(i.t for i in interventions) - first.raised_t
     return Marks(tuple(interventions), tuple(notes), delay,
                  (first.alarm, first.raised_t) if first is not None else None, standin=True)
+
+
+def first_warning(data: ReportData) -> AlarmLogRow | None:
+    """The first cold-side physiological alarm on a nerve channel (below warning, below
+    critical, freezing, predicted below critical, falling fast), as data.py defines it."""
+    nerves = {s.channel for s in data.series if s.role == "nerve"}
+    cold = []
+    for row in data.alarm_log:
+        try:
+            condition = Condition(row.condition)
+        except ValueError:
+            continue
+        if row.channel in nerves and condition.cold and row.category == "physiological":
+            cold.append(row)
+    return min(cold, key=lambda a: a.raised_t) if cold else None
 
 
 def around(t: NDArray[np.float64], v: NDArray[np.float64], at_t: float, t_end: float

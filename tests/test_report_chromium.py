@@ -125,3 +125,25 @@ def test_the_real_report_prints_plots_under_their_heading(report: ReportFiles,
                                         "Thresholds in force"), number
     joined = "\n".join(pages)
     assert "Procedure report: ct-suite-sim" in joined and "Thresholds in force" in joined
+
+
+def test_the_pdf_reads_back_with_every_section(report: ReportFiles, tmp_path: Path) -> None:
+    """report.pdf (matplotlib) read by poppler: the sections are there as text, in order, and
+    no page ends with a heading."""
+    files = build_report(report.data.path, tmp_path / "with-pdf", pdf=True)
+    assert files.pdf is not None
+    pages = pdf_pages_text(files.pdf)
+    images = pdf_images_per_page(files.pdf, len(pages))
+    text = "\n".join(pages)
+    order = ["Procedure report: ct-suite-sim", "Freeze–thaw cycles", "Interventions and notes",
+             "Alarm log", "Phase log", "Plots", "Thresholds in force"]
+    positions = [text.find(heading) for heading in order]
+    assert all(p >= 0 for p in positions) and positions == sorted(positions), positions
+    assert "CO₂ injection" in text or "CO2 injection" in text
+    assert LABEL.split(" ")[0] in text.replace("\n", " ")  # the label, as typed
+    headings = set(order) | {"Devices", "Channels", "Each channel in each cycle",
+                             "Whole session, per channel"}
+    for number, page in enumerate(pages, 1):
+        assert _lines(page)[-2] not in headings, number  # [-1] is the page footer
+    plots_page = next(i for i, page in enumerate(pages) if "Plots" in _lines(page))
+    assert images[plots_page] >= 1

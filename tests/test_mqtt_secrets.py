@@ -69,6 +69,12 @@ def neutral(shape: str) -> str:
     return shape.format(pw="Xq")
 
 
+def meaningful(shape: str, pw: str) -> bool:
+    """With the host forgotten (``mqtt://cg:{pw}``), a password holding '@' makes another
+    valid URL: ``mqtt://cg:p@ss`` is user cg, an empty password, host ss. Nothing can tell."""
+    return not (shape.endswith("{pw}") and "@" in pw)
+
+
 @settings(max_examples=300, deadline=None)
 @given(pw=passwords, shape=st.sampled_from(SHAPES), encode=st.booleans())
 def test_url_errors_and_printed_forms_never_hold_the_password(pw: str, shape: str,
@@ -76,7 +82,7 @@ def test_url_errors_and_printed_forms_never_hold_the_password(pw: str, shape: st
     written = quote(pw, safe="") if encode else pw
     url = shape.format(pw=written)
     # A password that is also a piece of the URL around it cannot be told apart from it.
-    assume(not any(form in neutral(shape) for form in forms(pw)))
+    assume(not any(form in neutral(shape) for form in forms(pw)) and meaningful(shape, pw))
     try:
         parsed = parse_mqtt_url(url)
     except MqttUrlError as exc:
@@ -93,7 +99,7 @@ def test_config_errors_snapshot_and_check_config_never_hold_the_password(pw: str
                                                                          shape: str) -> None:
     from monitor.commands.check_config import summary
 
-    assume(not any(form in neutral(shape) for form in forms(pw)))
+    assume(not any(form in neutral(shape) for form in forms(pw)) and meaningful(shape, pw))
     data = {"station": {"name": "ct"}, "mqtt": {"url": shape.format(pw=pw), "password": pw}}
     try:
         config = parse_config(data, "site.toml")
@@ -110,7 +116,7 @@ def test_config_errors_snapshot_and_check_config_never_hold_the_password(pw: str
 @settings(max_examples=150, deadline=None)
 @given(pw=passwords, shape=st.sampled_from(SHAPES))
 def test_settings_errors_and_warnings_never_hold_the_password(pw: str, shape: str) -> None:
-    assume(not any(form in neutral(shape) for form in forms(pw)))
+    assume(not any(form in neutral(shape) for form in forms(pw)) and meaningful(shape, pw))
     said: list[str] = []
     url = shape.format(pw=pw).replace("/ct-suite-2", "/")  # no station: a UsageError
     try:

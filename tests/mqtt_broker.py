@@ -39,6 +39,18 @@ def mosquitto_path() -> str | None:
     return "/usr/sbin/mosquitto" if os.access("/usr/sbin/mosquitto", os.X_OK) else None
 
 
+def require_tool(name: str, package: str) -> str:
+    """A mosquitto client program (``mosquitto_pub``, ``mosquitto_passwd``): skip locally,
+    fail under ``CI=true`` when it is missing."""
+    found = shutil.which(name) or (f"/usr/sbin/{name}" if os.access(f"/usr/sbin/{name}",
+                                                                     os.X_OK) else None)
+    if found is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{name} is not installed, and CI=true: install {package}")
+        pytest.skip(f"{name} is not installed (apt-get install {package})")
+    return found
+
+
 def require_mosquitto() -> str:
     """The binary, or skip (locally) / fail (``CI=true``) the test that needs it."""
     path = mosquitto_path()
@@ -70,13 +82,14 @@ class Broker:
 
     def __init__(self, binary: str, workdir: Path, *, port: int | None = None,
                  tls: BrokerTls | None = None, persistence: bool = False,
-                 password_file: Path | None = None) -> None:
+                 password_file: Path | None = None, acl_file: Path | None = None) -> None:
         self.binary = binary
         self.workdir = workdir
         self.port = port or free_port()
         self.tls = tls
         self.persistence = persistence
         self.password_file = password_file
+        self.acl_file = acl_file
         self.process: subprocess.Popen[bytes] | None = None
         workdir.mkdir(parents=True, exist_ok=True)
         self.config_path = workdir / "mosquitto.conf"
@@ -108,6 +121,8 @@ class Broker:
         ]
         if self.password_file is not None:
             lines.append(f"password_file {self.password_file}")
+        if self.acl_file is not None:
+            lines.append(f"acl_file {self.acl_file}")
         if self.tls is not None:
             lines += [f"cafile {self.tls.cafile}", f"certfile {self.tls.certfile}",
                       f"keyfile {self.tls.keyfile}",

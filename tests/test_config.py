@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import tomllib
 from pathlib import Path
@@ -31,6 +32,7 @@ from monitor.config.schema import (
 from monitor.engine.spec import Condition
 from monitor.errors import ConfigError, UsageError
 from monitor.model import Priority, Role
+from monitor.text import control_characters
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = [REPO / "config" / "default.toml", *sorted((REPO / "config" / "examples").glob("*.toml"))]
@@ -475,11 +477,20 @@ def test_missing_file_directory_and_non_utf8(tmp_path: Path) -> None:
         load_config(bad)
 
 
+# What TOML can hold that a site never meant: nan and inf, integers of hundreds of digits,
+# escape sequences and bidirectional overrides in strings ("\u001b[2J" is valid TOML).
+NASTY_CHARS = "\x1b\x07\x00\n\t\x9b\u202e\u2066\x7f"
+huge_integers = st.one_of(st.integers(10**12 + 1, 10**500), st.integers(-10**500, -10**12 - 1))
+nasty_text = st.text(alphabet=st.sampled_from(list(NASTY_CHARS) + list("ab[2J;0]")),
+                     min_size=1, max_size=8).filter(lambda s: any(c in NASTY_CHARS for c in s))
 toml_scalars = st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=True),
-                         st.text(max_size=8), st.booleans())
+                         st.sampled_from([float("nan"), float("inf"), float("-inf")]),
+                         huge_integers, st.text(max_size=8), nasty_text, st.booleans())
 keys = st.sampled_from(["station", "devices", "channels", "roles", "trend", "alarms", "nerve",
                         "below_critical", "trip_c", "id", "device", "index", "protocol", "port",
-                        "line", "dcon", "modbus", "alarms", "delay_s", "priority", "x"])
+                        "line", "dcon", "modbus", "alarms", "delay_s", "priority", "x",
+                        "label", "operator", "name", "scale", "mqtt", "queue_limit", "cycles",
+                        "freeze_s", "max_points", "publish_hz", "username"])
 documents = st.recursive(toml_scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=3), st.dictionaries(keys, inner, max_size=4)), max_leaves=12)
 
@@ -488,9 +499,126 @@ documents = st.recursive(toml_scalars, lambda inner: st.one_of(
 @given(st.dictionaries(keys, documents, max_size=5))
 def test_any_document_gives_a_config_or_a_config_error(data: dict[str, Any]) -> None:
     try:
-        parse_config(data, "fuzz")
+        config = parse_config(data, "fuzz")
     except ConfigError as exc:
         assert exc.problems and all(": " in p for p in exc.problems)
+        for problem in exc.problems:  # the messages reach a terminal: nothing raw in them
+            assert not control_characters(problem), problem
+    else:
+        assert_sane(config.model_dump())
+
+
+def assert_sane(value: Any) -> None:
+    """A config that validated holds only finite numbers of sane size and clean text."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            assert_sane(key)
+            assert_sane(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            assert_sane(item)
+    elif isinstance(value, float):
+        assert math.isfinite(value) and abs(value) <= 1e12, value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        assert abs(value) <= 1e12, value
+    elif isinstance(value, str):
+        assert not control_characters(value), repr(value)
+
+
+# Hand-written TOML, as a site would type it: one bad value in an otherwise good file --------
+
+GOOD_TOML = {
+    "station": {"name": '"ct-suite-2"', "operator": '"IR team"'},
+    "devices": {"id": '"tcbox"', "protocol": '"modbus"', "port": '"/dev/ttyUSB0"',
+                "scale": "0.1", "baudrate": "9600"},
+    "channels": {"id": '"L4R"', "label": '"L4 right"', "device": '"tcbox"', "index": "0",
+                 "role": '"nerve"'},
+    "roles.nerve.below_critical": {"trip_c": "10", "clear_c": "11"},
+    "trend": {"window_s": "15", "max_points": "8192"},
+    "cycles": {"freeze_s": "600", "passive_thaw_s": "480"},
+    "mqtt": {"publish_hz": "2.0", "queue_limit": "10000", "username": '"ct"'},
+}
+NUMBER_FIELDS = [(section, key) for section, table in GOOD_TOML.items()
+                 for key, value in table.items() if not value.startswith('"')]
+TEXT_FIELDS = [(section, key) for section, table in GOOD_TOML.items()
+               for key, value in table.items() if value.startswith('"')
+               and key not in ("protocol", "role", "id", "device")]  # ids: see test_ids_*
+
+
+def toml_text(section: str, key: str, value: str) -> str:
+    lines = []
+    for name, table in GOOD_TOML.items():
+        lines.append(f"[[{name}]]" if name in ("devices", "channels") else f"[{name}]")
+        for k, v in table.items():
+            lines.append(f"{k} = {value if (name, k) == (section, key) else v}")
+    return "\n".join(lines) + "\n"
+
+
+def toml_string(text: str) -> str:
+    """A TOML basic string: control characters as \\uXXXX escapes, which TOML decodes."""
+    body = "".join(f"\\u{ord(c):04x}" if ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f
+                   or c in '"\\' else c for c in text)
+    return f'"{body}"'
+
+
+def test_the_good_file_is_good(tmp_path: Path) -> None:
+    from monitor.cli import main
+
+    path = write(tmp_path, toml_text("", "", ""))
+    assert main(["check-config", str(path)]) == 0
+
+
+def _check_config_fails_on(tmp_path: Path, capsys: pytest.CaptureFixture[str], section: str,
+                           key: str, value: str) -> str:
+    from monitor.cli import main
+
+    path = write(tmp_path, toml_text(section, key, value))
+    assert main(["check-config", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.splitlines()
+    assert lines[0] == f"cryoguard: {path}: 1 problem(s)", err
+    field = ("channels[0]" if section == "channels" else "devices[0]"
+             if section == "devices" else section) + f".{key}: "
+    assert lines[1].startswith(f"  {field}"), err
+    assert len(lines) == 2 and "Traceback" not in err
+    assert not any(control_characters(line) for line in lines), repr(err)
+    return lines[1]
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field=st.sampled_from(NUMBER_FIELDS),
+       value=st.one_of(st.sampled_from(["nan", "inf", "-inf", "+nan"]),
+                       huge_integers.map(str),
+                       st.sampled_from(["1e300", "-1e300", "1e13"])))
+def test_check_config_names_a_non_finite_or_huge_number(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], field: tuple[str, str],
+        value: str) -> None:
+    line = _check_config_fails_on(tmp_path, capsys, *field, value)
+    assert len(line) < 300  # a 500-digit number is not echoed in full
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field=st.sampled_from(TEXT_FIELDS),
+       text=st.tuples(st.text(alphabet="abc -", max_size=4), nasty_text,
+                      st.text(alphabet="abc -", max_size=4)).map("".join))
+def test_check_config_refuses_control_characters_in_names(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], field: tuple[str, str],
+        text: str) -> None:
+    _check_config_fails_on(tmp_path, capsys, *field, toml_string(text))
+
+
+def test_scale_nan_is_refused_with_the_field_named() -> None:
+    problems = problems_of({"devices": [{"id": "m", "protocol": "modbus", "port": "/dev/x",
+                                         "scale": float("nan")}]})
+    assert problems == ["devices[0].scale: must be a finite number (got nan)"]
+
+
+def test_a_key_with_an_escape_is_shown_without_it() -> None:
+    problems = problems_of({"\x1b[2J": 1})
+    assert len(problems) == 1 and "\x1b" not in problems[0] and "unknown section" in problems[0]
 
 
 # Quick mode, snapshot, summary, credentials ----------------------------------------------

@@ -24,6 +24,7 @@ from monitor.display.render import render_dashboard
 from monitor.engine import AlarmView
 from monitor.model import Priority, Status
 from monitor.mqtt.connection import MqttSettings
+from monitor.mqtt.integrity import Stamp
 from monitor.mqtt.payloads import alarms_payload, channel_payload, dumps
 from monitor.mqtt.subscriber import follow
 from monitor.mqtt.topics import Topics
@@ -279,14 +280,19 @@ async def test_data_that_stops_turns_offline_and_watch_never_publishes(
     topics = Topics("room-silent")
     state = WatchState(data_timeout_s=0.5)
     settings = MqttSettings.resolve(broker.url(""), require_station=False, env={})
-    async with aiomqtt.Client(broker.host, broker.port) as station:
-        await station.publish(topics.status, b"online", qos=1, retain=True)
+    stamp = Stamp()  # the station's run id and sequence numbers, as a real station sends them
+    async with aiomqtt.Client(broker.host, broker.port,
+                              protocol=aiomqtt.ProtocolVersion.V5) as station:
+        await station.publish(topics.status, b"online", qos=1, retain=True,
+                              properties=stamp.next())
+        station_publish = aiomqtt.Client.publish  # the station's; the watch's is patched
         monkeypatch.setattr(aiomqtt.Client, "publish", no_publish)
         follower = asyncio.create_task(follow(settings, state))
         try:
             for _ in range(5):
-                await _publish_raw(broker, topics.channel("L4R"),
-                                   dumps(channel_payload(channel("L4R", 20.0))))
+                await station_publish(station, topics.channel("L4R"),
+                                      dumps(channel_payload(channel("L4R", 20.0))),
+                                      properties=stamp.next())
                 await asyncio.sleep(0.05)
             await _until(lambda: state.presence("room-silent", time.monotonic())[0]
                          is Presence.ONLINE)
@@ -298,14 +304,6 @@ async def test_data_that_stops_turns_offline_and_watch_never_publishes(
             follower.cancel()
             await asyncio.gather(follower, return_exceptions=True)
     assert published == []
-
-
-async def _publish_raw(server: Broker, topic: str, payload: bytes) -> None:
-    """Publish through paho directly: ``aiomqtt.Client.publish`` is patched in that test."""
-    import paho.mqtt.publish as single
-
-    await asyncio.to_thread(single.single, topic, payload, hostname=server.host,
-                            port=server.port)
 
 
 async def _until(predicate: Any, timeout: float = 5.0) -> None:

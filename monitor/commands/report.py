@@ -23,17 +23,22 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("session", metavar="SESSION", help="the session file (.cgsession)")
     parser.add_argument("--out", required=True, metavar="DIR", type=Path,
                         help="folder for the report (created if needed; files are replaced)")
+    parser.add_argument("--pdf", action="store_true",
+                        help="also write report.pdf (A4 pages: the tables and the plots)")
     parser.set_defaults(func=requiring(run, "matplotlib", extra="report"))
 
 
 def run(args: argparse.Namespace) -> int:
     from monitor.report import build_report
+    from monitor.text import printable
 
     started = time.perf_counter()
-    files = build_report(args.session, args.out)
+    files = build_report(args.session, args.out, pdf=getattr(args, "pdf", False))
     data = files.data
     seconds = time.perf_counter() - started
-    print(f"report of {data.path.name}: {len(data.cycles)} cycle(s), {len(data.alarm_log)} "
-          f"alarm(s), {len(files.images)} plot(s) in {seconds:.1f} s")
-    print(f"  {files.markdown}\n  {files.html}")
+    print(f"report of {printable(data.path.name)}: {len(data.cycles)} cycle(s), "
+          f"{len(data.alarm_log)} alarm(s), {len(files.images)} plot(s) in {seconds:.1f} s")
+    for path in (files.markdown, files.html, files.pdf):
+        if path is not None:
+            print(f"  {printable(path)}")
     return 0

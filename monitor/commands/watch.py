@@ -87,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
     from monitor.mqtt.watch_state import WatchState
 
     settings, station = settings_from_args(args)
-    state = WatchState(station=station, data_timeout_s=args.stale_after)
+    state = WatchState(station=station, data_timeout_s=args.stale_after,
+                       connection=settings.describe_connection())
     if args.once:
         return asyncio.run(_once(settings, state, args.wait, sys.stdout))
     interactive = not args.headless and sys.stdout.isatty() and sys.stdin.isatty()
@@ -118,13 +119,20 @@ async def _once(settings: MqttSettings, state: WatchState, wait_s: float,
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+    from monitor.text import printable
+
     if problems:
         raise CryoGuardError(f"broker {settings.url.redacted()} unreachable: {problems[0]}")
-    lines = state.summary(time.monotonic())
-    if not lines:
+    print(f"watch: {settings.url.redacted()} ({settings.describe_connection()})",
+          file=sys.stderr, flush=True)
+    now = time.monotonic()
+    names = sorted(state.stations) if state.only is None else [state.only]
+    if not names:
         print(f"no CryoGuard station on {settings.url.redacted()}", file=out, flush=True)
-    for line in lines:
-        print(line, file=out, flush=True)
+    for name in names:
+        print(printable(state.summary_line(name, now)), file=out, flush=True)
+        for line in state.details(name, now):
+            print(f"  {printable(line)}", file=out, flush=True)
     return 0
 
 
@@ -143,14 +151,17 @@ class LinePrinter:
 
     def check(self, name: str) -> None:
         from monitor.mqtt.watch_state import Presence
+        from monitor.text import printable
 
         presence, _ = self.state.presence(name, self.clock())
+        for news in self.state.take_news(name):  # phase changes, injections, notes
+            print(printable(news), file=self.out, flush=True)
         if presence is Presence.WAITING:
             return
         line = self.state.summary_line(name, self.clock())
         if self.last.get(name) != line:
             self.last[name] = line
-            print(line, file=self.out, flush=True)
+            print(printable(line), file=self.out, flush=True)
 
     def check_all(self) -> None:
         names = set(self.state.stations)
@@ -171,7 +182,8 @@ async def _headless(settings: MqttSettings, state: WatchState, duration_s: float
 
     def connection(reason: str | None) -> None:
         if reason is None:
-            print(f"watch: following {settings.url.redacted()}", file=err, flush=True)
+            print(f"watch: following {settings.url.redacted()} "
+                  f"({settings.describe_connection()})", file=err, flush=True)
         else:
             print(f"watch: broker {settings.url.redacted()} unreachable: {reason}; retrying",
                   file=err, flush=True)
@@ -271,11 +283,18 @@ def render_view(state: WatchState, now: float, console: Any, history: Any) -> An
     monochrome = console.no_color or console.color_system is None
     fast, slow = blink_phases(now)
     if state.only is not None:
+        from rich.console import Group
+        from rich.text import Text
+
         snapshot, header = state.snapshot(state.only, now)
         history.record(snapshot)
-        return render_dashboard(snapshot, header, width=width, height=height, blink_on=fast,
-                                blink_slow=slow, history=history, read_only=True,
-                                monochrome=monochrome)
+        details = [d for d in state.details(state.only, now) if not d.startswith("cycle ")]
+        extra = Text(no_wrap=True, overflow="ellipsis")
+        extra.append(" " + "   ".join(details) if details else "")
+        dashboard = render_dashboard(snapshot, header, width=width, height=height - 1,
+                                     blink_on=fast, blink_slow=slow, history=history,
+                                     read_only=True, monochrome=monochrome)
+        return Group(extra, dashboard)
     return stations_view(state, now, width, fast, slow, monochrome)
 
 
@@ -292,7 +311,9 @@ def stations_view(state: WatchState, now: float, width: int, fast: bool, slow: b
                Priority.LOW: ("cyan", "cyan")}
     title = Text(no_wrap=True, overflow="ellipsis")
     title.append(" CRYOGUARD ", style="bold reverse")
-    title.append(f" stations on the broker: {len(state.stations)}")
+    title.append(f" stations on the broker: {len(state.stations)}   ")
+    insecure = state.connection.startswith("NO TLS") or "anonymous" in state.connection
+    title.append(state.connection, style="bold reverse" if insecure else "")
     if not state.broker_ok:
         title.append(f"   BROKER UNREACHABLE: {state.broker_problem}", style="bold reverse")
     lines: list[Text] = [title]

@@ -12,6 +12,7 @@ constants below; each is listed with its source or reason in ``docs/clinical-def
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import tomllib
@@ -29,6 +30,8 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -52,7 +55,9 @@ from monitor.engine.spec import (
 )
 from monitor.errors import ConfigError
 from monitor.model import Category, Priority, Role
-from monitor.text import control_characters
+from monitor.redact import redact_url as redact_url  # check-config shows the URL masked
+from monitor.redact import without_password
+from monitor.text import control_characters, printable
 
 # Defaults that are engineering choices (docs/clinical-defaults.md gives the reasons) -------
 
@@ -86,6 +91,10 @@ DISPLAY_REFRESH_HZ = 10.0
 DISPLAY_MAX_REFRESH_HZ = 10.0  # a 64-row frame costs ~13 ms (DESIGN.md): 10 Hz is the ceiling
 DISPLAY_SPARKLINE_S = 300.0
 HIGH_COLD_MAX_DELAY_S = 1.0  # "never more than one sample" (CLINICAL §7.10)
+LARGEST_NUMBER = 1e12  # no setting is meant beyond this; a bigger one is a typo (docs/security.md)
+HIGHEST_TEMPERATURE_C = 2000.0  # readings above are out_of_range: a level above never acts
+TREND_MAX_POINTS_LIMIT = 100_000  # the trend keeps a few arrays of this size per channel
+MQTT_QUEUE_LIMIT_MAX = 1_000_000  # messages held in memory while the broker is away
 
 TC_TYPES = ("B", "E", "J", "K", "N", "R", "S", "T")  # NIST letters thermocouple-its90 knows
 SERIAL_URL_SCHEMES = ("socket", "rfc2217", "loop", "spy", "alt", "hwgrep", "cp2110")
@@ -138,8 +147,42 @@ def _tc_type(value: object) -> object:
     return value.strip().upper() if isinstance(value, str) else value
 
 
+def _plausible_temperature(value: float) -> float:
+    if value > HIGHEST_TEMPERATURE_C:
+        raise ValueError(f"above {HIGHEST_TEMPERATURE_C:g} °C: a reading that high is "
+                         "out_of_range, so this level could never act")
+    return value
+
+
+def check_value(value: object) -> object:
+    """Every field of every section: a number must be finite and of a sane size, and text
+    shown on a terminal (labels, names, ports, paths) must hold no control characters.
+
+    TOML allows ``nan``, ``inf`` and integers of any length, and ``"\u001b"`` in a string:
+    each would otherwise pass as a valid setting (``scale = nan`` turns every reading into
+    bad data; an escape in a label clears the bedside alarm panel). docs/security.md.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    if isinstance(value, int | float) and abs(value) > LARGEST_NUMBER:
+        digits = len(str(abs(int(value)))) if isinstance(value, int) else None
+        size = f"{digits} digits" if digits is not None else f"{value:.3g}"
+        raise ValueError(f"number too large ({size}); no setting goes beyond "
+                         f"{LARGEST_NUMBER:.0e}")
+    if isinstance(value, str):
+        found = control_characters(value)
+        if found:
+            raise ValueError(f"contains control character(s) {', '.join(found)}, which can "
+                             "rewrite a terminal (clear it, hide the alarm panel) or reorder "
+                             "what it shows; remove them")
+    return value
+
+
 Identifier = Annotated[str, AfterValidator(_id)]
-TempC = Annotated[float, BeforeValidator(parse_temperature_c)]
+TempC = Annotated[float, BeforeValidator(parse_temperature_c),
+                  AfterValidator(_plausible_temperature)]
 DeltaC = Annotated[float, BeforeValidator(parse_temperature_delta_c),
                    AfterValidator(_non_negative)]
 Seconds = Annotated[float, BeforeValidator(parse_seconds), AfterValidator(_non_negative)]
@@ -153,7 +196,14 @@ TcType = Annotated[Literal["B", "E", "J", "K", "N", "R", "S", "T"], BeforeValida
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="after", check_fields=False)
+    @classmethod
+    def _sane(cls, value: object, info: ValidationInfo) -> object:
+        if info.field_name == "password":
+            return value  # any character may be in a password, and it is never shown
+        return check_value(value)
 
 
 # Condition overrides ------------------------------------------------------------------------
@@ -380,7 +430,7 @@ class TrendConfig(_Model):
     min_points: Annotated[int, Field(ge=2)] = defaults.TREND_MIN_POINTS
     max_gap_s: PositiveSeconds = defaults.TREND_MAX_GAP_S
     min_span_s: PositiveSeconds = defaults.TREND_MIN_SPAN_S
-    max_points: Annotated[int, Field(ge=2)] = TREND_MAX_POINTS
+    max_points: Annotated[int, Field(ge=2, le=TREND_MAX_POINTS_LIMIT)] = TREND_MAX_POINTS
 
     @model_validator(mode="after")
     def _span(self) -> TrendConfig:
@@ -447,8 +497,12 @@ class RecordingConfig(_Model):
 
 
 def _mqtt_url(value: str) -> str:
-    if not value.startswith(("mqtt://", "mqtts://")):
-        raise ValueError("must start with mqtt:// or mqtts://")
+    from monitor.mqtt.url import MqttUrlError, parse_mqtt_url
+
+    try:
+        parse_mqtt_url(value)
+    except MqttUrlError as exc:  # the message masks the password; the value is not shown
+        raise _Problems([((), str(exc).removeprefix("bad MQTT URL "))]) from None
     return value
 
 
@@ -457,18 +511,51 @@ class MqttConfig(_Model):
     station: Annotated[str, AfterValidator(_station)] | None = None
     publish_hz: Annotated[PositiveHz, Field(le=100.0)] = MQTT_PUBLISH_HZ
     qos_events: Literal[0, 1, 2] = MQTT_QOS_EVENTS
-    queue_limit: Annotated[int, Field(ge=1)] = MQTT_QUEUE_LIMIT
+    queue_limit: Annotated[int, Field(ge=1, le=MQTT_QUEUE_LIMIT_MAX)] = MQTT_QUEUE_LIMIT
     ca_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None
     username: str | None = None
-    password: str | None = None
+    password: str | None = None  # never echoed in a problem (_shown_input)
+    password_file: str | None = None
+    discovery: bool = False
+
+    @model_validator(mode="after")
+    def _one_password(self) -> MqttConfig:
+        if self.password is not None and self.password_file is not None:
+            raise _Problems([("password_file", "set password or password_file, not both")])
+        return self
 
     def credentials(self, env: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
-        """Username and password: the config's, else ``CRYOGUARD_MQTT_USERNAME``/``PASSWORD``."""
+        """Username and password: the config's (``password`` or the first line of
+        ``password_file``), else ``CRYOGUARD_MQTT_USERNAME``/``PASSWORD``.
+
+        Raises ``ConfigError`` naming ``mqtt.password_file`` when that file cannot be read.
+        """
         env = os.environ if env is None else env
+        password = self.password
+        if password is None and self.password_file is not None:
+            password = read_password_file(self.password_file)
         return (self.username if self.username is not None else env.get(ENV_MQTT_USERNAME),
-                self.password if self.password is not None else env.get(ENV_MQTT_PASSWORD))
+                password if password is not None else env.get(ENV_MQTT_PASSWORD))
+
+
+def read_password_file(path: str) -> str:
+    """The first line of ``path`` (its line ending removed), for ``[mqtt] password_file``."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError("config", [f"mqtt.password_file: cannot read {path}: "
+                                     f"{exc.strerror or exc}"]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError("config", [f"mqtt.password_file: {path} is not UTF-8 text"]) from None
+    password = text.splitlines()[0] if text else ""
+    if not password:
+        raise ConfigError("config", [f"mqtt.password_file: {path} is empty (the password is "
+                                     "its first line)"])
+    return password
 
 
 def _actions(value: dict[str, str]) -> dict[str, str]:
@@ -723,18 +810,10 @@ class Config(_Model):
         """JSON-serialisable copy for the session file; secrets left out, re-parseable."""
         data = self.model_dump(mode="json", exclude_none=True)
         mqtt = data.get("mqtt", {})
-        mqtt.pop("password", None)
+        mqtt.pop("password", None)  # password_file stays: a path, not the secret
         if "url" in mqtt:
-            mqtt["url"] = redact_url(mqtt["url"])
+            mqtt["url"] = without_password(mqtt["url"])
         return data
-
-
-def redact_url(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.partition("@")
-    if at and ":" in userinfo:
-        return f"{scheme}{sep}{userinfo.split(':', 1)[0]}@{host}"
-    return url
 
 
 def _specs(values: Mapping[Condition, Mapping[str, Any]]) -> Mapping[Condition, ConditionSpec]:
@@ -759,6 +838,7 @@ def _path(loc: Path_) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
+            part = printable(part)  # a key is shown too: "\u001b" = 1 is a valid TOML key
             text += f".{part}" if text else part
     return text
 
@@ -772,6 +852,16 @@ def _show(value: object) -> str:
         return "a list"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _shown_input(loc: Path_, value: object) -> str:
+    """The bad value for a problem line; a password is never shown, a URL only masked."""
+    key = loc[-1] if loc else None
+    if key == "password":
+        return "***"
+    if key == "url" and isinstance(value, str):
+        return _show(redact_url(value))
+    return _show(value)
 
 
 def _unwrap(tp: Any) -> list[type[BaseModel]]:
@@ -866,7 +956,7 @@ def _problem_lines(exc: ValidationError) -> list[str]:
         loc, message, show = _message(error)
         line = f"{_path(loc) or '(top level)'}: {message}"
         if show:
-            line += f" (got {_show(error.get('input'))})"
+            line += f" (got {_shown_input(loc, error.get('input'))})"
         unit_error = error.get("ctx", {}).get("error")
         if isinstance(unit_error, UnitError) and unit_error.hint:
             line += f"; {unit_error.hint}"

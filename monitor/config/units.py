@@ -39,7 +39,10 @@ def _split(value: object, reason: str, hint: str) -> tuple[float, str]:
     if isinstance(value, bool):
         raise UnitError(reason, value, hint)
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer of hundreds of digits (TOML allows it)
+            raise UnitError(f"{reason}: number too large", _short(value), hint) from None
         unit = ""
     elif isinstance(value, str):
         match = _VALUE.match(value)
@@ -51,8 +54,15 @@ def _split(value: object, reason: str, hint: str) -> tuple[float, str]:
     else:
         raise UnitError(reason, value, hint)
     if not math.isfinite(number):
-        raise UnitError(reason, value, hint)
+        raise UnitError(f"{reason}: not a finite number", value, hint)
     return number, unit
+
+
+def _short(value: object) -> object:
+    """A huge integer as ``1000…000 (401 digits)`` rather than a screenful."""
+    text = str(value)
+    return f"{text[:4]}…{text[-3:]} ({len(text.lstrip('-'))} digits)" if len(text) > 20 \
+        else value
 
 
 # Temperatures -----------------------------------------------------------------------------

@@ -1,13 +1,6 @@
 """MQTT: publishing a station to a broker, and watching stations from anywhere.
 
-Topics and payloads are a contract (DESIGN.md, docs/mqtt.md); the client library is aiomqtt,
-kept behind :mod:`monitor.mqtt.connection`.
+Topics and payloads are a contract (docs/mqtt.md); the client library is aiomqtt, kept behind
+:mod:`monitor.mqtt.connection`. Nothing is imported here, so the config can use
+:mod:`monitor.mqtt.url` without loading the MQTT client.
 """
-
-from monitor.mqtt.connection import MqttSettings
-from monitor.mqtt.publisher import MqttPublisher
-from monitor.mqtt.topics import Topics
-from monitor.mqtt.url import MqttUrl, MqttUrlError, parse_mqtt_url
-
-__all__ = ["MqttPublisher", "MqttSettings", "MqttUrl", "MqttUrlError", "Topics",
-           "parse_mqtt_url"]

@@ -9,11 +9,14 @@ of order). The publisher's queue is the only memory across connections.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
 import ssl
-from collections.abc import Mapping
+import stat
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from aiomqtt.exceptions import MqttConnectError
 from monitor.config.schema import MqttConfig
 from monitor.errors import UsageError
 from monitor.mqtt.url import MqttUrl, check_station, parse_mqtt_url
+from monitor.text import printable
 
 KEEPALIVE_S = 5  # the broker sends the will 1.5 keepalives after a hung (not killed) daemon
 TIMEOUT_S = 5.0  # CONNACK and PUBACK waits
@@ -46,16 +50,33 @@ class MqttSettings:
     timeout_s: float = TIMEOUT_S
     backoff_min_s: float = BACKOFF_MIN_S
     backoff_max_s: float = BACKOFF_MAX_S
+    discovery: bool | None = None  # [mqtt] discovery; None: not set (nothing published)
+
+    @property
+    def authenticated(self) -> bool:
+        return self.username is not None
+
+    def describe_connection(self) -> str:
+        """``TLS, user viewer`` / ``NO TLS, anonymous``: what a viewer should know about the
+        connection its view arrives on (docs/mqtt.md, "Integrity")."""
+        tls = "TLS" if self.url.tls else "NO TLS"
+        who = f"user {printable(self.username)}" if self.username is not None else "anonymous"
+        return f"{tls}, {who}"
 
     @classmethod
     def resolve(cls, url: str | None, config: MqttConfig | None = None, *,
                 station: str | None = None, env: Mapping[str, str] | None = None,
-                require_station: bool = True) -> MqttSettings:
+                require_station: bool = True,
+                warn: Callable[[str], None] | None = None) -> MqttSettings:
         """``--mqtt`` URL (else ``[mqtt] url``) plus the ``[mqtt]`` section.
 
         The station is the URL's path, else ``[mqtt] station``, else ``station`` (the config's
-        ``[station] name``). Credentials: the URL's, else the config's, else the environment.
+        ``[station] name``). Credentials: the URL's, else the config's (``password`` or
+        ``password_file``), else the environment. ``url`` is the command line's: a password
+        in it is visible to every local user (``ps``), so ``warn`` is told (default: a line
+        on stderr); so is a ``password_file`` that others may read.
         """
+        warn = warn or _warn_on_stderr
         config = config or MqttConfig()
         text = url if url is not None else config.url
         if not text:
@@ -70,14 +91,41 @@ class MqttSettings:
             name = ""
         else:
             check_station(name)
-        user, password = config.credentials(os.environ if env is None else env)
-        if parsed.username is not None:
+        user: str | None
+        password: str | None
+        if parsed.password is not None:
             user, password = parsed.username, parsed.password
+        else:  # mqtt://ct-suite-2@broker/... with the password kept off the command line
+            user, password = config.credentials(os.environ if env is None else env)
+            user = parsed.username or user
+            if config.password is None and config.password_file is not None:
+                _check_private(config.password_file, warn)
+        if url is not None and parsed.password is not None:
+            warn(COMMAND_LINE_PASSWORD)
         _check_tls_files(parsed, config)
         return cls(url=parsed, station=name, publish_hz=config.publish_hz,
                    qos_events=config.qos_events, queue_limit=config.queue_limit,
                    ca_file=config.ca_file, cert_file=config.cert_file,
-                   key_file=config.key_file, username=user, password=password)
+                   key_file=config.key_file, username=user, password=password,
+                   discovery=config.discovery if "discovery" in config.model_fields_set
+                   else None)
+
+
+COMMAND_LINE_PASSWORD = (
+    "warning: the MQTT password is on the command line (--mqtt), where every user of this "
+    "computer can read it (ps, /proc); use [mqtt] password_file or CRYOGUARD_MQTT_PASSWORD")
+
+
+def _warn_on_stderr(message: str) -> None:
+    print(f"cryoguard: {message}", file=sys.stderr, flush=True)
+
+
+def _check_private(path: str, warn: Callable[[str], None]) -> None:
+    with contextlib.suppress(OSError):
+        mode = os.stat(path).st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            warn(f"warning: mqtt.password_file {printable(path)} can be read by other users "
+                 f"(mode {stat.S_IMODE(mode):o}); chmod 600 it")
 
 
 def _check_tls_files(url: MqttUrl, config: MqttConfig) -> None:
@@ -138,6 +186,7 @@ def make_client(settings: MqttSettings, *, identifier: str,
     client = aiomqtt.Client(
         settings.url.host, settings.url.port, username=settings.username,
         password=settings.password, identifier=identifier, will=will, tls_params=tls,
+        protocol=aiomqtt.ProtocolVersion.V5,  # user properties: monitor/mqtt/integrity.py
         keepalive=settings.keepalive_s, timeout=settings.timeout_s, logger=logger,
         max_inflight_messages=PIPELINE, max_queued_incoming_messages=100_000)
     client.pending_calls_threshold = 2 * PIPELINE + 10  # a full pipeline is not a warning

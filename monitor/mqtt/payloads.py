@@ -1,8 +1,10 @@
 """What goes on the wire, and how a viewer reads it back without trusting it.
 
-Encoders turn engine state into the JSON of the MQTT contract (DESIGN.md). Decoders are for
-``cryoguard watch``: a broker is shared, so any payload may be malformed or come from another
-program, and a bad message is counted and skipped, never a crash and never a made-up number.
+Encoders turn engine state into the JSON of the MQTT contract (docs/mqtt.md). Decoders are
+for ``cryoguard watch``: a broker is shared, so any payload may be malformed or come from
+another program, and a bad message is counted and skipped, never a crash and never a made-up
+number. Every string a decoder returns has passed :func:`clean`: no control character from
+the network reaches a terminal (an escape sequence in a label could clear the screen).
 """
 
 from __future__ import annotations
@@ -16,8 +18,15 @@ from typing import Any
 from monitor.engine import AlarmView, Snapshot
 from monitor.engine.channel import ChannelView
 from monitor.model import Priority, Status
+from monitor.text import printable
 
 STALE = "STALE"  # the channel status on the wire when no valid reading came for too long
+MAX_TEXT = 300  # characters kept of any one string from the network
+
+
+def clean(value: object) -> str:
+    """Network text made safe to show: one line, no control characters, bounded length."""
+    return printable(value)[:MAX_TEXT]
 
 
 def _num(value: float | None, digits: int) -> float | None:
@@ -82,10 +91,22 @@ def info_payload(station: str, header: Mapping[str, Any], snapshot: Snapshot
         "audio": {"paused": audio.paused, "paused_until": _num(audio.paused_until, 3),
                   "sounding": audio.sounding.label if audio.sounding is not None else None},
     }
-    for key in ("levels", "phase_targets"):
-        if isinstance(header.get(key), Mapping):
-            info[key] = header[key]
+    if isinstance(header.get("levels"), Mapping):
+        info["levels"] = header["levels"]
+    # The phase as the engine has it, with the station's own protocol target (a viewer never
+    # assumes a default: a site with [cycles] freeze_s = 480 shows 08:00).
+    info["cycle"] = {"cycle": snapshot.cycle, "phase": snapshot.phase,
+                     "started_t": _num(snapshot.phase_started_t, 3),
+                     "target_s": _num(snapshot.phase_target_s, 3),
+                     "source": snapshot.phase_source}
     return info
+
+
+def info_key(snapshot: Snapshot) -> tuple[Any, ...]:
+    """What ``info`` depends on: a change republishes it."""
+    return (tuple((c.id, c.label, c.role) for c in snapshot.channels), snapshot.devices,
+            snapshot.audio, snapshot.cycle, snapshot.phase, snapshot.phase_started_t,
+            snapshot.phase_target_s)
 
 
 # Decoding (watch) ---------------------------------------------------------------------------
@@ -118,7 +139,7 @@ def decode_channel(channel_id: str, payload: bytes) -> RemoteChannel | None:
     data = _loads(payload)
     if not isinstance(data, dict) or not isinstance(data.get("status"), str):
         return None
-    status = data["status"].upper()
+    status = clean(data["status"]).upper()
     temp = _opt_float(data.get("temp_c"))
     if status != Status.OK.name:
         temp = None  # a fault never carries a number, whatever the sender wrote
@@ -139,16 +160,17 @@ def _decode_alarm(item: Any) -> AlarmView | None:
         priority = Priority.parse(str(item.get("priority", "")))
     except KeyError:
         return None
+    alarm_id = clean(alarm_id)
     channel, _, condition = alarm_id.partition(".")
     raised = _opt_float(item.get("raised_t"))
     return AlarmView(
-        id=alarm_id, channel=str(item.get("channel") or channel),
-        condition=str(item.get("condition") or condition),
-        category=str(item.get("category") or ""), priority=priority,
+        id=alarm_id, channel=clean(item.get("channel") or channel),
+        condition=clean(item.get("condition") or condition),
+        category=clean(item.get("category") or ""), priority=priority,
         raised_t=raised if raised is not None else 0.0,
         active=item.get("active") is not False, acknowledged=item.get("acknowledged") is True,
         value=_opt_float(item.get("value")), limit=_opt_float(item.get("limit")),
-        message=str(item.get("message") or alarm_id))
+        message=clean(item.get("message") or alarm_id))
 
 
 def decode_alarms(payload: bytes) -> list[AlarmView] | None:
@@ -170,8 +192,8 @@ def decode_info(payload: bytes) -> tuple[dict[str, tuple[str, str]], dict[str, A
     labels: dict[str, tuple[str, str]] = {}
     for item in data["channels"]:
         if isinstance(item, dict) and isinstance(item.get("id"), str):
-            labels[item["id"]] = (str(item.get("label") or item["id"]),
-                                  str(item.get("role") or "other"))
+            cid = clean(item["id"])
+            labels[cid] = (clean(item.get("label") or cid), clean(item.get("role") or "other"))
     return labels, data
 
 

@@ -9,6 +9,10 @@ unconfirmed ones go back to the front and are sent again after the reconnect (Qo
 at-least-once: a message that reached the broker just before the drop may arrive twice).
 While the broker is away the task retries with exponential backoff and reports the outage
 through ``on_fault``; ``on_recover`` when it is back.
+
+Every message carries this run's id and a sequence number (MQTT 5 user properties,
+:mod:`monitor.mqtt.integrity`), and the retained ``alarms`` and ``info`` are republished every
+``REFRESH_S``: a viewer flags a message that is not from this run (docs/mqtt.md, "Integrity").
 """
 
 from __future__ import annotations
@@ -30,12 +34,14 @@ from monitor.mqtt.connection import (
     new_identifier,
     private_logger,
 )
+from monitor.mqtt.integrity import Stamp
 from monitor.mqtt.payloads import dumps
 from monitor.mqtt.queue import OutboundQueue
 from monitor.mqtt.topics import OFFLINE, ONLINE, Topics
 
 CLOSE_TIMEOUT_S = 1.5  # the daemon gives each output 2 s to close
 OFFLINE_S = 0.5  # of which this is kept for the ``offline`` message
+REFRESH_S = 2.0  # retained alarms and info again: a forged copy is caught within this time
 
 
 def _ignore(message: str) -> None:
@@ -68,7 +74,11 @@ class MqttPublisher:
         self._logger, self._socket_errors = private_logger(self.identifier)
         self.connected = False
         self.last_error: str | None = None
+        self.stamp = Stamp()
         self._retained: dict[str, bytes] = {}  # topic -> latest payload not yet confirmed
+        self._refreshed: dict[str, bytes] = {}  # topic -> latest payload, republished
+        self.refresh_s = REFRESH_S
+        self._next_refresh = 0.0
         self._wake = asyncio.Event()
         self._closing = asyncio.Event()
         self._faulted = False
@@ -87,9 +97,12 @@ class MqttPublisher:
         self.queue.put_state(self.topics.channel(channel_id), dumps(payload))
         self._wake.set()
 
-    def set_retained(self, topic: str, payload: bytes) -> None:
-        """A latest-value retained topic (``alarms``, ``info``): only the newest is sent."""
+    def set_retained(self, topic: str, payload: bytes, *, refresh: bool = True) -> None:
+        """A latest-value retained topic (``alarms``, ``info``): only the newest is sent, and
+        again every ``REFRESH_S`` (``refresh=False``: once, as for discovery configs)."""
         self._retained[topic] = payload
+        if refresh:
+            self._refreshed[topic] = payload
         self._wake.set()
 
     # Running ----------------------------------------------------------------------------------
@@ -136,7 +149,8 @@ class MqttPublisher:
 
     async def _connection_loop(self) -> None:
         delay = self.settings.backoff_min_s
-        will = aiomqtt.Will(self.topics.status, OFFLINE.encode(), qos=1, retain=True)
+        will = aiomqtt.Will(self.topics.status, OFFLINE.encode(), qos=1, retain=True,
+                            properties=self.stamp.will())
         while True:
             client = make_client(self.settings, identifier=self.identifier, will=will,
                                  logger=self._logger)
@@ -161,12 +175,15 @@ class MqttPublisher:
             delay = min(delay * 2, self.settings.backoff_max_s)
 
     async def _session(self, client: aiomqtt.Client) -> None:
-        await client.publish(self.topics.status, ONLINE.encode(), qos=1, retain=True)
+        await client.publish(self.topics.status, ONLINE.encode(), qos=1, retain=True,
+                             properties=self.stamp.next())
         self.stats.retained_published += 1
+        self._retained.update(self._refreshed)  # a broker restart may have lost them
         async with asyncio.TaskGroup() as group:
             watcher = group.create_task(self._until_disconnected(client))
             await self._pump(client)
-            await client.publish(self.topics.status, OFFLINE.encode(), qos=1, retain=True)
+            await client.publish(self.topics.status, OFFLINE.encode(), qos=1, retain=True,
+                                 properties=self.stamp.next())
             self._offline_sent = True
             watcher.cancel()
 
@@ -178,8 +195,12 @@ class MqttPublisher:
 
     async def _pump(self, client: aiomqtt.Client) -> None:
         """Drain retained slots and the queue until closing and empty."""
+        loop = asyncio.get_running_loop()
         while True:
             self._wake.clear()
+            if loop.time() >= self._next_refresh:
+                self._next_refresh = loop.time() + self.refresh_s
+                self._retained.update(self._refreshed)
             if self._retained:
                 await self._publish_retained(client)
                 continue
@@ -192,7 +213,8 @@ class MqttPublisher:
                     async with asyncio.TaskGroup() as group:
                         for item in batch:  # tasks start in order, so paho sends in order
                             group.create_task(client.publish(item.topic, item.payload,
-                                                             qos=item.qos))
+                                                             qos=item.qos,
+                                                             properties=self.stamp.next()))
                 except BaseException:
                     self.queue.requeue(batch)
                     raise
@@ -206,13 +228,16 @@ class MqttPublisher:
                 self.on_recover(f"caught up; {self.queue.dropped_events} event(s) dropped")
             if closing:
                 return
-            await self._wake.wait()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, self._next_refresh - loop.time())):
+                    await self._wake.wait()
 
     async def _publish_retained(self, client: aiomqtt.Client) -> None:
         pending = dict(self._retained)
         async with asyncio.TaskGroup() as group:
             for topic, payload in pending.items():
-                group.create_task(client.publish(topic, payload, qos=1, retain=True))
+                group.create_task(client.publish(topic, payload, qos=1, retain=True,
+                                                 properties=self.stamp.next()))
         for topic, payload in pending.items():
             if self._retained.get(topic) is payload:
                 del self._retained[topic]  # not superseded while in flight

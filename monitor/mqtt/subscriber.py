@@ -20,6 +20,7 @@ from monitor.mqtt.connection import (
     new_identifier,
     private_logger,
 )
+from monitor.mqtt.integrity import user_properties
 from monitor.mqtt.topics import ALL_STATIONS, Topics
 from monitor.mqtt.watch_state import WatchState
 
@@ -54,7 +55,8 @@ async def follow(settings: MqttSettings, state: WatchState, *,
                     payload = message.payload
                     data = payload if isinstance(payload, bytes) else \
                         str(payload if payload is not None else "").encode()
-                    name = state.apply(str(message.topic), data, clock())
+                    name = state.apply(str(message.topic), data, clock(),
+                                       user_properties(message.properties))
                     if name is not None and on_message is not None:
                         on_message(name)
         except asyncio.CancelledError:

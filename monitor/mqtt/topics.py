@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 ROOT = "cryoguard"
@@ -60,13 +61,19 @@ class TopicRef:
 KINDS = frozenset({"status", "event", "alarms", "info"})
 
 
+# The config's rules for station names and channel ids: a topic level that breaks them is
+# not ours (and may hold escape sequences meant for a viewer's terminal).
+_STATION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_CHANNEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+
+
 def parse_topic(topic: str) -> TopicRef | None:
     """What a topic is about, or ``None`` for anything that is not ours."""
     parts = topic.split("/")
-    if len(parts) < 3 or parts[0] != ROOT or not parts[1]:
+    if len(parts) < 3 or parts[0] != ROOT or not _STATION.match(parts[1]):
         return None
     if len(parts) == 3 and parts[2] in KINDS:
         return TopicRef(parts[1], parts[2])
-    if len(parts) == 4 and parts[2] == "channel" and parts[3]:
+    if len(parts) == 4 and parts[2] == "channel" and _CHANNEL.match(parts[3]):
         return TopicRef(parts[1], "channel", parts[3])
     return None

@@ -16,7 +16,14 @@ from monitor.config.schema import MqttConfig
 from monitor.engine import AlarmView, Snapshot
 from monitor.model import Priority
 from monitor.mqtt.connection import MqttSettings
-from monitor.mqtt.payloads import alarms_payload, channel_payload, dumps, info_payload
+from monitor.mqtt.discovery import Discovery
+from monitor.mqtt.payloads import (
+    alarms_payload,
+    channel_payload,
+    dumps,
+    info_key,
+    info_payload,
+)
 from monitor.mqtt.publisher import MqttPublisher
 from monitor.outputs.base import OutputContext
 
@@ -35,6 +42,7 @@ class MqttOutput:
                  settings: MqttSettings | None = None) -> None:
         self.settings = settings or MqttSettings.resolve(url, config, station=station, env=env)
         self.publisher = MqttPublisher(self.settings)
+        self.discovery = Discovery(self.station, self.settings.discovery)
         self._snapshot: Snapshot | None = None
         self._alarms: tuple[AlarmView, ...] | None = None
         self._info_key: tuple[Any, ...] | None = None
@@ -56,7 +64,10 @@ class MqttOutput:
             self._alarms = snapshot.alarms
             self.publisher.set_retained(self.publisher.topics.alarms,
                                         dumps(alarms_payload(snapshot.alarms)))
-        key = (tuple(c.id for c in snapshot.channels), snapshot.devices, snapshot.audio)
+        for topic, config in self.discovery.changes(snapshot):  # Home Assistant, if asked
+            self.publisher.set_retained(topic, dumps(config) if config is not None else b"",
+                                        refresh=False)
+        key = info_key(snapshot)
         if key != self._info_key:
             self._info_key = key
             self.publisher.set_retained(

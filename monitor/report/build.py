@@ -1,18 +1,38 @@
-"""Assemble the procedure report: ``report.md``, ``report.html`` and the PNGs next to them."""
+"""Assemble the procedure report: ``report.md``, ``report.html``, the PNGs next to them and,
+on request, ``report.pdf``.
+
+Every file is written privately (0600, in a 0700 folder when the folder is new) and replaced
+atomically, never through a symlink (:mod:`monitor.files`): a report holds patient data.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from monitor.engine.cycles import ChannelCycleStats, CycleSummary, Phase
 from monitor.errors import CryoGuardError
+from monitor.files import private_dir, write_private
 from monitor.model import EventType
 from monitor.report import plots
 from monitor.report.data import DEFAULTS_DOC, ReportData, load_report_data
-from monitor.report.document import Block, Heading, Image, Para, Table, to_html, to_markdown
+from monitor.report.document import (
+    Block,
+    Heading,
+    Image,
+    Para,
+    Table,
+    code,
+    ident,
+    text,
+    to_html,
+    to_markdown,
+)
+from monitor.report.marks import AFTER_S, Marks, kind_words
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,27 +41,41 @@ class ReportFiles:
     html: Path
     images: tuple[Path, ...]
     data: ReportData
+    pdf: Path | None = None
 
 
-def build_report(session: str | Path, out_dir: str | Path) -> ReportFiles:
-    """Replay ``session`` and write the report into ``out_dir`` (created if needed)."""
+def build_report(session: str | Path, out_dir: str | Path, *, pdf: bool = False
+                 ) -> ReportFiles:
+    """Replay ``session`` and write the report into ``out_dir`` (created 0700 if needed)."""
     data = load_report_data(session)
     out = Path(out_dir)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CryoGuardError(f"cannot create the report folder {out}: "
-                             f"{exc.strerror or exc}") from exc
-    images = [plots.overview(data, out / "overview.png")]
-    images += [plots.cycle_figure(data, c, out / f"cycle-{c.cycle}.png") for c in data.cycles]
-    blocks = document(data, images)
-    md, page = out / "report.md", out / "report.html"
-    try:
-        md.write_text(to_markdown(blocks), encoding="utf-8")
-        page.write_text(to_html(blocks, f"CryoGuard report: {data.station}"), encoding="utf-8")
+        private_dir(out)
+        marks = Marks.of(data)
+        images = [plots.overview(data, out / "overview.png", marks=marks)]
+        images += [plots.cycle_figure(data, c, out / f"cycle-{c.cycle}.png", marks=marks)
+                   for c in data.cycles]
+        blocks = document(data, images, marks)
+        md, page = out / "report.md", out / "report.html"
+        write_private(md, to_markdown(blocks))
+        write_private(page, to_html(blocks, f"CryoGuard report: {data.station}"))
+        made = None
+        if pdf:
+            from monitor.report.pdf import write_pdf
+
+            made = write_pdf(blocks, out / "report.pdf", f"CryoGuard report: {data.station}",
+                             lambda dpi: _plot_pages(data, marks, dpi))
     except OSError as exc:
         raise CryoGuardError(f"cannot write the report in {out}: {exc.strerror or exc}") from exc
-    return ReportFiles(md, page, tuple(images), data)
+    return ReportFiles(md, page, tuple(images), data, made)
+
+
+def _plot_pages(data: ReportData, marks: Marks, dpi: int) -> dict[str, bytes]:
+    """The plots again at print resolution, for the PDF (PNG bytes by file name)."""
+    out = {"overview.png": plots.overview_png(data, dpi=dpi, marks=marks)}
+    for c in data.cycles:
+        out[f"cycle-{c.cycle}.png"] = plots.cycle_png(data, c, dpi=dpi, marks=marks)
+    return out
 
 
 # Formatting ---------------------------------------------------------------------------------
@@ -80,10 +114,13 @@ def _started(moment: datetime | None) -> str:
 
 # The document -------------------------------------------------------------------------------
 
-def document(data: ReportData, images: list[Path]) -> list[Block]:
-    blocks: list[Block] = [Heading(1, f"Procedure report: {data.station}")]
+def document(data: ReportData, images: list[Path], marks: Marks | None = None
+             ) -> list[Block]:
+    marks = marks if marks is not None else Marks.of(data)
+    blocks: list[Block] = [Heading(1, f"Procedure report: {ident(data.station)}")]
     blocks += _header(data)
     blocks += [Heading(2, "Freeze–thaw cycles"), *_cycles(data)]
+    blocks += [Heading(2, "Interventions and notes"), *_interventions(data, marks)]
     blocks += [Heading(2, "Each channel in each cycle"), *_cycle_channels(data)]
     blocks += [Heading(2, "Whole session, per channel"),
                _stats_table(data.channel_stats, with_cycle=None)]
@@ -103,9 +140,9 @@ def _header(data: ReportData) -> list[Block]:
                 "**the recording did not close cleanly** (the process was killed or is still "
                 "writing): everything committed is included and the end is the last recorded "
                 "time")
-    version = data.meta.get("cryoguard_version", "?")
+    version = ident(data.meta.get("cryoguard_version", "?"))
     lines = [
-        f"Session file `{data.path.name}`, station **{data.station}**, started "
+        f"Session file {code(data.path.name)}, station **{ident(data.station)}**, started "
         f"{_started(data.wall_start)}, duration {clock(data.duration_s)} "
         f"({data.duration_s / 60:.1f} min), {data.readings:,} readings; {end_note}. "
         f"Recorded by CryoGuard {version}.",
@@ -120,12 +157,14 @@ def _header(data: ReportData) -> list[Block]:
             lost[device] = lost.get(device, 0) + 1
     blocks += [Heading(2, "Devices"), Table(
         ("device", "protocol", "port", "times lost"),
-        tuple((d, p, f"`{port}`", str(lost.get(d, 0))) for d, p, port in data.devices),
+        tuple((ident(d), ident(p), code(port, cell=True), str(lost.get(d, 0)))
+              for d, p, port in data.devices),
         empty="no devices in the recorded config")]
     blocks += [Heading(2, "Channels"), Table(
         ("channel", "label", "role", "device", "index", "in config"),
-        tuple((c.id, c.label, str(c.role) if c.role is not None else "?", c.device or "",
-               "" if c.index is None else str(c.index), "yes" if c.configured else "no")
+        tuple((ident(c.id), text(c.label), ident(c.role) if c.role is not None else "?",
+               ident(c.device or ""), "" if c.index is None else text(c.index),
+               "yes" if c.configured else "no")
               for c in data.channels))]
     return blocks
 
@@ -133,8 +172,8 @@ def _header(data: ReportData) -> list[Block]:
 def _agreement(data: ReportData) -> str:
     if not data.appear and not data.vanish:
         return "The replay raised the same alarms as the recording."
-    parts = [f"{a} at {clock(t)}" for a, t in data.appear]
-    gone = [f"{a} at {clock(t)}" for a, t in data.vanish]
+    parts = [f"{ident(a)} at {clock(t)}" for a, t in data.appear]
+    gone = [f"{ident(a)} at {clock(t)}" for a, t in data.vanish]
     text = "**The replay differs from the recording:**"
     if parts:
         text += " raised only in the replay: " + ", ".join(parts) + "."
@@ -148,7 +187,8 @@ def _phase_text(cycle: CycleSummary, t_end: float) -> str:
     for p in cycle.phases:
         end = p.end_t if p.end_t is not None else t_end
         target = f" / {clock(p.target_s)}" if p.target_s else ""
-        parts.append(f"{Phase(p.phase).words} {clock(end - p.start_t)}{target} ({p.source})")
+        parts.append(f"{Phase(p.phase).words} {clock(end - p.start_t)}{target} "
+                     f"({text(p.source)})")
     return " → ".join(parts)
 
 
@@ -167,7 +207,8 @@ def _cycles(data: ReportData) -> list[Block]:
     for c in data.cycles:
         nerves = [s for s in c.channels if s.role == "nerve" and s.min_c is not None]
         coldest = min(nerves, key=lambda s: s.min_c or 0.0) if nerves else None
-        cold_text = (f"{coldest.channel} {temp(coldest.min_c)} at {clock(coldest.min_t)}"
+        cold_text = (f"{ident(coldest.channel)} {temp(coldest.min_c)} at "
+                     f"{clock(coldest.min_t)}"
                      if coldest is not None else "–")
         alarms = [a for a in c.alarms if not a.alarm.startswith("cycle.")]
         rows.append((str(c.cycle), at(data, c.start_t),
@@ -199,9 +240,9 @@ def _stats_rows(stats: Sequence[tuple[int | None, ChannelCycleStats]], with_cycl
     rows = []
     for cycle, s in stats:
         below = ", ".join(f"≤{level:g}: {clock(sec)}" for level, sec in s.below)
-        alarms = ", ".join(sorted(set(s.alarms), key=s.alarms.index)) or "–"
-        row = (s.channel, s.role, temp(s.min_c), clock(s.min_t), below, clock(s.covered_s),
-               alarms)
+        alarms = ", ".join(ident(a) for a in sorted(set(s.alarms), key=s.alarms.index)) or "–"
+        row = (ident(s.channel), ident(s.role), temp(s.min_c), clock(s.min_t), below,
+               clock(s.covered_s), alarms)
         rows.append(((str(cycle),) if with_cycle else ()) + row)
     headers = ("channel", "role", "minimum", "at", "time at or below (°C: m:ss)",
                "time with readings", "alarms raised")
@@ -212,10 +253,11 @@ def _stats_rows(stats: Sequence[tuple[int | None, ChannelCycleStats]], with_cycl
 def _alarm_log(data: ReportData) -> list[Block]:
     rows = []
     for a in data.alarm_log:
-        rows.append((at(data, a.raised_t), a.alarm, a.priority, temp(a.value),
+        rows.append((at(data, a.raised_t), ident(a.alarm), ident(a.priority), temp(a.value),
                      temp(a.limit), clock(a.condition_ended_t),
                      clock(a.cleared_t) if a.cleared_t is not None else "active at the end",
-                     clock(a.acknowledged_t), a.acknowledged_by or "–"))
+                     clock(a.acknowledged_t),
+                     text(a.acknowledged_by) if a.acknowledged_by else "–"))
     note = Para("Every alarm raised, with when its condition ended, when it left the display "
                 "(a latching alarm stays until it is also acknowledged) and when and by whom "
                 "it was acknowledged. Times are session m:ss (UTC wall clock).")
@@ -225,32 +267,85 @@ def _alarm_log(data: ReportData) -> list[Block]:
 
 
 def _phase_log(data: ReportData) -> Table:
+    """Phase changes and operator marks; a mark names who made it once, in "by"."""
     rows = []
     for e in data.cycle_events:
         if e.type is EventType.CYCLE_MARK:
-            rows.append((at(data, e.t), "mark", "", f"operator {e.get('by', '')}",
-                         str(e.get("message", ""))))
+            rows.append((at(data, e.t), f"mark: {text(e.get('mark', ''))}", "",
+                         "operator mark", text(e.get("by", "")) or "–"))
         else:
-            rows.append((at(data, e.t), Phase(str(e.get("phase"))).words, str(e.get("cycle")),
-                         str(e.get("source", "")), str(e.get("message", ""))))
-    return Table(("time", "phase", "cycle", "source", "message"), tuple(rows),
+            rows.append((at(data, e.t), text(Phase(str(e.get("phase"))).words),
+                         text(e.get("cycle")), text(e.get("source", "")), "–"))
+    return Table(("time", "phase", "cycle", "source", "by"), tuple(rows),
                  empty="no phase change and no operator mark")
 
 
 def _thresholds(data: ReportData) -> list[Block]:
     doc = _defaults_link()
     blocks: list[Block] = [Para(
-        f"From {data.config_note}. \"default\" means the built-in value; every default and its "
-        f"clinical or engineering source is listed in {doc}.")]
-    rows = tuple((r.scope, r.condition, r.setting if r.enabled else "off", r.priority,
-                  "yes" if r.latching else "no", r.source) for r in data.thresholds)
+        f"From {text(data.config_note)}. \"default\" means the built-in value; every default "
+        f"and its clinical or engineering source is listed in {doc}.")]
+    rows = tuple((r.scope, ident(r.condition), r.setting if r.enabled else "off",
+                  ident(r.priority), "yes" if r.latching else "no", r.source)
+                 for r in data.thresholds)  # our own words; channel ids are validated
     blocks.append(Table(("applies to", "condition", "setting", "priority", "latching",
                          "source"), rows))
     return blocks
 
 
 def _defaults_link() -> str:
-    path = Path(__file__).resolve().parents[2] / DEFAULTS_DOC
-    if path.exists():
-        return f"[{DEFAULTS_DOC}]({path.as_uri()})"
-    return f"`{DEFAULTS_DOC}` (CryoGuard source)"
+    """The doc by name: a ``file:`` link is refused by the safe HTML renderer anyway."""
+    return f"{code(DEFAULTS_DOC)} of the CryoGuard source"
+
+
+# Interventions and notes (figures: monitor/report/marks.py) --------------------------------
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _interventions(data: ReportData, marks: Marks) -> list[Block]:
+    blocks: list[Block] = []
+    first = marks.first_warning
+    if not marks.interventions:
+        lead = "No CO₂ or warm saline injection was recorded."
+    else:
+        lead = (f"{len(marks.interventions)} injection(s) recorded. Per nerve channel: the "
+                f"temperature at the injection, {AFTER_S:g} s later, and the lowest in between.")
+    if first is not None:
+        alarm, t = first
+        lead += f" First cold-side warning: {ident(alarm)} at {at(data, t)}"
+        delay = marks.first_warning_to_intervention_s
+        if delay is None:
+            lead += "; no injection was recorded."
+        elif delay >= 0:
+            lead += f"; the first injection followed {_duration(delay)} later."
+        else:
+            lead += f"; the first injection came {_duration(-delay)} before it."
+    blocks.append(Para(lead))
+    rows = []
+    for item in marks.interventions:
+        when = _num(item.t)
+        who = text(item.by or "") or "–"
+        what = text(kind_words(item.kind))
+        if not item.nerves:
+            rows.append((at(data, when), what, who, "–", temp(None), temp(None), temp(None)))
+        for nerve in item.nerves:
+            rows.append((at(data, when), what, who, ident(nerve.channel),
+                         temp(_num(nerve.temp_at_c)), temp(_num(nerve.temp_after_60s_c)),
+                         temp(_num(nerve.lowest_between_c))))
+    blocks.append(Table(("time", "intervention", "by", "nerve channel", "at the injection",
+                         f"{AFTER_S:g} s later", "lowest in between"), tuple(rows),
+                        empty="no interventions"))
+    notes = tuple((f"n{i}", at(data, n.t), text(n.by) or "–", text(n.text))
+                  for i, n in enumerate(marks.notes, 1))
+    blocks.append(Table(("note", "time", "by", "text"), notes, empty="no notes"))
+    return blocks
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    return f"{clock(seconds)} (m:ss)" if seconds >= 60 else f"{seconds:.0f} s"

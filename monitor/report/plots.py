@@ -7,6 +7,7 @@ column, so a 2-hour, 16-channel, 10 Hz session plots quickly and a one-sample di
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,7 +18,10 @@ from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
 from monitor.engine.cycles import CycleSummary
+from monitor.files import replace_privately
 from monitor.report.data import AlarmLogRow, ReportData, Series
+from monitor.report.marks import Marks
+from monitor.text import printable
 
 WIDTH_IN, HEIGHT_IN, DPI = 11.0, 6.5, 100  # 1100 × 650 pixels
 CYCLE_HEIGHT_IN = 4.5  # 1100 × 450 pixels
@@ -113,11 +117,12 @@ def _lines(ax: Axes, series: Sequence[Series], t_lo: float, t_hi: float) -> None
         t, v = envelope(s.t[sel], s.v[sel])
         name = f"{s.channel} ({s.label})" if s.label and len(series) <= LABELLED_LINES \
             else s.channel
-        ax.plot(_minutes(t), v, lw=1.0, label=name, zorder=3)
+        # A label is text from the config: no control characters, no $...$ maths.
+        ax.plot(_minutes(t), v, lw=1.0, label=printable(name).replace("$", "\\$"), zorder=3)
 
 
 def _finish(ax: Axes, title: str) -> None:
-    ax.set_title(title, fontsize=10, loc="left")
+    ax.set_title(title, fontsize=10, loc="left", parse_math=False)
     ax.set_ylabel("°C")
     ax.grid(True, alpha=0.3)
     entries = len(ax.get_legend_handles_labels()[1])
@@ -131,8 +136,68 @@ def _figure(height_in: float) -> Figure:
     return fig
 
 
-def overview(data: ReportData, out: Path) -> Path:
+INTERVENTION_STYLES = {"co2": ("#1a9850", "CO₂ injection"),
+                       "saline": ("#d6604d", "warm saline injection")}
+NOTE_COLOUR = "#555555"
+
+
+def _marks(ax: Axes, marks: Marks | None, t_lo: float, t_hi: float, *, notes: bool) -> None:
+    """Interventions as vertical lines (one legend entry per kind), notes as numbered ticks
+    at the top (``n1``, ``n2``: the report's note table)."""
+    if marks is None:
+        return
+    labelled: set[str] = set()
+    for t, kind in marks.times():
+        if not t_lo <= t <= t_hi:
+            continue
+        colour, words = INTERVENTION_STYLES.get(kind, ("#7b3294", f"intervention {kind}"))
+        label = words if kind not in labelled else None
+        labelled.add(kind)
+        ax.axvline(_min(t), color=colour, lw=1.6, ls="-.", label=label, zorder=4)
+    if not notes:
+        return
+    for i, note in enumerate(marks.notes, 1):
+        if t_lo <= note.t <= t_hi:
+            ax.axvline(_min(note.t), color=NOTE_COLOUR, lw=0.8, ls=":", zorder=4)
+            ax.text(_min(note.t), 0.99, f"n{i}", transform=ax.get_xaxis_transform(),
+                    va="top", ha="center", fontsize=7, color=NOTE_COLOUR, parse_math=False,
+                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
+
+
+def _save(fig: Figure, out: Path) -> Path:
+    """A private PNG (0600, atomically, never through a symlink)."""
+    with replace_privately(out) as tmp:
+        fig.savefig(tmp, dpi=DPI, format="png")
+    return out
+
+
+def _png(fig: Figure, dpi: int) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=dpi, format="png")
+    return buffer.getvalue()
+
+
+def overview(data: ReportData, out: Path, marks: Marks | None = None) -> Path:
     """Every channel over the whole session: probes above, patient channels below."""
+    return _save(_overview(data, marks), out)
+
+
+def overview_png(data: ReportData, *, dpi: int, marks: Marks | None = None) -> bytes:
+    return _png(_overview(data, marks), dpi)
+
+
+def cycle_figure(data: ReportData, cycle: CycleSummary, out: Path, pad_s: float = 60.0,
+                 marks: Marks | None = None) -> Path:
+    """One cycle, zoomed on the nerve channels (all patient channels when there is no nerve)."""
+    return _save(_cycle(data, cycle, pad_s, marks), out)
+
+
+def cycle_png(data: ReportData, cycle: CycleSummary, *, dpi: int, marks: Marks | None = None
+              ) -> bytes:
+    return _png(_cycle(data, cycle, 60.0, marks), dpi)
+
+
+def _overview(data: ReportData, marks: Marks | None) -> Figure:
     probes = [s for s in data.series if s.role not in PATIENT_ROLES]
     patients = [s for s in data.series if s.role in PATIENT_ROLES]
     panels = [p for p in (patients, probes) if p] or [[]]
@@ -146,20 +211,19 @@ def overview(data: ReportData, out: Path) -> Path:
             _levels(ax, group)
         _lines(ax, group, 0.0, t_hi)
         _alarms(ax, data.alarm_log, group, 0.0, t_hi)
+        _marks(ax, marks, 0.0, t_hi, notes=ax is axes[0, 0])
         title = ("patient channels (nerve, skin)" if group is patients
                  else "probe and reference channels")
         _finish(ax, title)
     axes[-1, 0].set_xlabel("session time (min)")
     axes[-1, 0].set_xlim(0.0, max(_min(t_hi), 1e-3))
-    fig.suptitle(f"{data.station}: temperatures over the session", fontsize=11, x=0.01,
-                 ha="left")
-    fig.savefig(out, dpi=DPI)
-    return out
+    fig.suptitle(f"{printable(data.station)}: temperatures over the session", fontsize=11,
+                 x=0.01, ha="left", parse_math=False)
+    return fig
 
 
-def cycle_figure(data: ReportData, cycle: CycleSummary, out: Path, pad_s: float = 60.0
-                 ) -> Path:
-    """One cycle, zoomed on the nerve channels (all patient channels when there is no nerve)."""
+def _cycle(data: ReportData, cycle: CycleSummary, pad_s: float, marks: Marks | None
+           ) -> Figure:
     nerves = [s for s in data.series if s.role == "nerve"] or [
         s for s in data.series if s.role in PATIENT_ROLES] or list(data.series)
     end = cycle.end_t if cycle.end_t is not None else data.t_end
@@ -170,9 +234,9 @@ def cycle_figure(data: ReportData, cycle: CycleSummary, out: Path, pad_s: float 
     _levels(ax, nerves)
     _lines(ax, nerves, t_lo, t_hi)
     _alarms(ax, data.alarm_log, nerves, t_lo, t_hi)
+    _marks(ax, marks, t_lo, t_hi, notes=True)
     _finish(ax, f"cycle {cycle.cycle}: nerve channels, {_min(cycle.start_t):.1f}–"
                 f"{_min(end):.1f} min")
     ax.set_xlabel("session time (min)")
     ax.set_xlim(_min(t_lo), _min(max(t_hi, t_lo + 1.0)))
-    fig.savefig(out, dpi=DPI)
-    return out
+    return fig

@@ -86,8 +86,11 @@ def record_arrays(path: Path, config: Config, t: NDArray[np.float64],
     pending = sorted(inputs, key=lambda item: item[0])
     statuses = [Status(s) for s in range(len(Status))]
     n = t.shape[0]
-    for lo in range(0, n, scans_per_batch):
+    lo = 0
+    while lo < n:
         hi = min(n, lo + scans_per_batch)
+        if pending:  # a batch ends where the next input falls: it is applied at its own time
+            hi = max(lo + 1, min(hi, int(np.searchsorted(t, pending[0][0], "left"))))
         while pending and pending[0][0] <= float(t[lo]):
             when, kind, payload = pending.pop(0)
             recorder.input(when, kind, payload)
@@ -99,6 +102,7 @@ def record_arrays(path: Path, config: Config, t: NDArray[np.float64],
         record(engine.feed(batch))
         if recorder.stats.pending > MAX_PENDING:
             _wait_committed(recorder, below=MAX_PENDING // 4)  # never make the recorder shed
+        lo = hi
     for when, kind, payload in pending:
         recorder.input(when, kind, payload)
         record(apply_input(engine, when, kind, payload))

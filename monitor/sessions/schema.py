@@ -15,6 +15,10 @@ Tables (schema version 1):
     Written at close: ``ended`` (ISO UTC wall time of the close), ``t_end`` (session seconds),
     ``readings_written``, ``events_written``, ``readings_dropped``, ``closed_cleanly`` (``1``).
     ``resumed_at_seq`` is present when the file had vanished and was re-created mid-session.
+    Set by the daemon through the recorder (``Recorder.set_meta``, ``Recorder.open(audio=)``,
+    ``Recorder.close(ended_reason=)``; absent in older files): ``audio`` (the alarm sound
+    output in use: ``speaker``, ``bell`` or ``off``) and ``ended_reason`` (why the session
+    ended, in words: ``quit``, ``SIGTERM``, ``SIGHUP``, ``duration of 900 s reached``...).
 ``channels(num, id, label, role, device, device_index, tc_type, configured)``
     The channel map. ``num`` (0, 1, 2, ...) is the small integer ``readings.channel`` refers to,
     so the big table stays small; ``configured`` is 0 for a channel first seen in the data.
@@ -93,6 +97,8 @@ CREATE TABLE events (
 """
 
 TABLES = ("meta", "channels", "readings", "inputs", "events")
+RECORDER_META_KEYS = frozenset({"audio", "ended_reason"})
+"""The meta keys a caller of the recorder may set (the others are the recorder's own)."""
 
 
 class InputKind(enum.StrEnum):

@@ -209,23 +209,25 @@ def test_alarm_events_are_committed_at_once_readings_within_the_interval(tmp_pat
     rec.readings(scan(0.0, [20.0, -30.0]))
     event, record = alarm(0.1)
     rec.event(event, record)
-    with open_session(path) as session:
-        # A reader on the live file sees the alarm (and what came before it) long before the
-        # 60 s commit interval; nothing else forced a commit.
-        assert wait_until(lambda: len(session.events()) == 1, timeout=3.0)
-        assert session.reading_count() == 2
-        assert not session.closed_cleanly
-        rec.readings(scan(0.2, [19.0, -31.0]))
-        time.sleep(0.2)
-        assert session.reading_count() == 2  # plain readings wait for the interval
+
+    def seen(target: Path) -> tuple[int, int, bool]:
+        """What a reader opening the live file now finds (a reader sees one snapshot)."""
+        with open_session(target) as session:
+            return session.reading_count(), len(session.events()), session.closed_cleanly
+
+    # A reader on the live file sees the alarm (and what came before it) long before the
+    # 60 s commit interval; nothing else forced a commit.
+    assert wait_until(lambda: seen(path)[1] == 1, timeout=3.0)
+    assert seen(path) == (2, 1, False)
+    rec.readings(scan(0.2, [19.0, -31.0]))
+    time.sleep(0.2)
+    assert seen(path) == (2, 1, False)  # plain readings wait for the interval
     rec.close(1.0)
 
     path2 = tmp_path / "s2.cgsession"
     rec2 = open_recorder(path2, faults, commit_interval_s=0.2)
     rec2.readings(scan(0.0, [20.0, -30.0]))
-    with open_session(path2) as session:
-        assert wait_until(lambda: session.reading_count() == 2, timeout=3.0)
-        assert session.events() == []
+    assert wait_until(lambda: seen(path2) == (2, 0, False), timeout=3.0)
     rec2.close(1.0)
     assert faults.faults == []
 

@@ -370,7 +370,7 @@ class TrendConfig(_Model):
     min_points: Annotated[int, Field(ge=2)] = defaults.TREND_MIN_POINTS
     max_gap_s: PositiveSeconds = defaults.TREND_MAX_GAP_S
     min_span_s: PositiveSeconds = defaults.TREND_MIN_SPAN_S
-    max_points: Annotated[int, Field(ge=2)] = TREND_MAX_POINTS
+    max_points: Annotated[int, Field(ge=2, le=65_536)] = TREND_MAX_POINTS  # memory per channel
 
     @model_validator(mode="after")
     def _span(self) -> TrendConfig:

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import os
 import platform
 import re
@@ -138,6 +139,27 @@ class ChannelInfo:
                    index=spec.index, tc_type=tc_type)
 
 
+_MAX_INT = 10 ** 300
+
+
+def _plain(value: Any) -> Any:
+    """JSON a reader accepts: a non-finite float becomes null, an integer too large for a
+    float becomes text (the reader refuses NaN, Infinity and such integers as damage)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if abs(value) < _MAX_INT else str(value)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(_plain(value), ensure_ascii=False, default=str, allow_nan=False)
+
+
 def channel_row(num: int, info: ChannelInfo) -> tuple[Any, ...]:
     """The ``channels`` row of ``info`` (in column order)."""
     role = None if info.role is None else str(info.role)
@@ -212,7 +234,7 @@ def start_meta(*, station: str, wall_start: datetime, config_snapshot: Mapping[s
         "pid": str(os.getpid()),
         "started": iso_utc(wall_start),
         "station": station,
-        "config": json.dumps(dict(config_snapshot), ensure_ascii=False, default=str),
+        "config": dumps(dict(config_snapshot)),
         "commit_interval_s": repr(float(commit_interval_s)),
         "seq_policy": "shared",
     }

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import sqlite3
 import stat
@@ -38,6 +37,7 @@ from monitor.sessions.schema import (
     channel_row,
     configure_writer,
     create_schema,
+    dumps,
     iso_utc,
 )
 
@@ -61,10 +61,6 @@ class WriteFault(Exception):
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason} ({detail})" if detail and detail != reason else reason)
         self.reason = reason
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def file_identity(path: Path) -> tuple[int, int]:

@@ -31,7 +31,7 @@ def test_oldest_waiting_readings_go_first_inputs_and_events_never() -> None:
     assert len(readings) == 100 and readings[0].t == 2.0
     # Sequence numbers keep their place: the first kept reading is the 21st handed over
     # (after the input, seq 0).
-    assert [s for k, s, _p in items if k == READINGS][0] == 21
+    assert next(s for k, s, _p in items if k == READINGS) == 21
 
 
 def test_what_the_writer_holds_counts_toward_the_limit() -> None:
@@ -41,7 +41,7 @@ def test_what_the_writer_holds_counts_toward_the_limit() -> None:
     backlog.put_readings(batch(8.0, 30))  # 80 held + 30 waiting > 100
     assert backlog.held == 80
     assert backlog.dropped.count == 20  # 90 % of the limit: 80 held + 10 waiting
-    assert [r.t for _k, _s, p in backlog.take(held=80) for r in p][0] == 10.0
+    assert next(r.t for _k, _s, p in backlog.take(held=80) for r in p) == 10.0
 
 
 def test_after_close_nothing_is_taken_in_and_it_is_counted() -> None:

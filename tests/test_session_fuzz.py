@@ -120,6 +120,7 @@ def test_each_kind_of_damage_gets_one_line_naming_it(base: Path, tmp_path: Path,
     with pytest.raises(SessionFileError) as caught, open_session(path) as session:
         session.inputs()
         session.events()
+        session.columns()
     assert line in str(caught.value) and "\n" not in str(caught.value)
     outcome = run_cli(["replay", str(path)])
     assert outcome.status == 2 and line in outcome.stderr and not problems(outcome), outcome

@@ -7,8 +7,8 @@ transaction spans the whole :class:`SessionFile`, so what was checked is what is
 
 A file that is not a readable session gets ONE line naming the problem and the table, row or
 field — :class:`SessionFileError`, a usage error (exit status 2) — never a traceback from
-deeper down: :func:`open_session` checks the meta, the channel map and every reading row (one
-SQL pass), and the inputs and events are checked as they are parsed. Limits (``MAX_T_S`` ...)
+deeper down: :func:`open_session` checks the meta and the channel map, the readings are checked
+in the pass that reads them, the inputs and events as they are parsed. Limits (``MAX_T_S`` ...)
 are far beyond any real session and keep every later computation finite. Why and how this is
 fuzzed: docs/sessions.md.
 
@@ -44,10 +44,8 @@ from monitor.sessions.schema import (
 )
 from monitor.text import control_characters, printable
 
-_ROW_DTYPE = np.dtype([("seq", np.int64), ("t", np.float64), ("channel", np.int32),
-                       ("temp_c", np.float64), ("status", np.int8)])
-_PACKED_DTYPE = np.dtype([("t", np.float64), ("temp_c", np.float64), ("key", np.int64)])
-_PACKED_CHANNELS = 0xFFFF
+_FLOAT_ROWS = np.dtype([(name, np.float64) for name in ("seq", "t", "channel", "temp_c",
+                                                          "status")])
 _BLOCK = 4096
 
 MAX_T_S = 1e9
@@ -110,7 +108,7 @@ class SessionFile:
         infos, names = _channels(path, rows)
         self.channels: tuple[ChannelInfo, ...] = tuple(infos)
         self.channel_names: tuple[str, ...] = tuple(names)
-        self._check_readings()
+        self._readings_checked = False
 
     @contextlib.contextmanager
     def _sql(self, table: str) -> Iterator[None]:
@@ -127,15 +125,25 @@ class SessionFile:
             raise SessionFileError(f"{self.path}: the {table} table holds a value of the "
                                    f"wrong type or size ({exc})") from exc
 
-    def _check_readings(self) -> None:
-        """One SQL pass over every reading; the first bad row is named with what is wrong."""
+    def check_readings(self) -> None:
+        """One SQL pass over every reading; the first bad row is named with what is wrong.
+
+        :meth:`columns` makes the same checks with numpy in its own pass (and calls this only
+        to name the row); :meth:`iter_readings` calls it first."""
+        if self._readings_checked:
+            return
         with self._sql("readings"):
-            row = self._conn.execute(_BAD_READING, {
-                "max_seq": MAX_SEQ, "max_t": MAX_T_S, "max_channel": len(self.channel_names) - 1,
-                "max_status": max(Status)}).fetchone()
+            row = self._conn.execute(f"SELECT seq, t, channel, temp_c, status FROM readings "
+                                     f"WHERE NOT ({_VALID_READING}) LIMIT 1",
+                                     self._limits()).fetchone()
         if row is not None:
             raise SessionFileError(f"{self.path}: readings row seq={_show(row[0])}: "
                                    f"{_reading_problem(row, len(self.channel_names))}")
+        self._readings_checked = True
+
+    def _limits(self) -> dict[str, Any]:  # the parameters of _VALID_READING
+        return {"max_seq": MAX_SEQ, "max_t": MAX_T_S,
+                "max_channel": len(self.channel_names) - 1, "max_status": int(max(Status))}
 
     # ------------------------------------------------------------------ meta
 
@@ -185,40 +193,44 @@ class SessionFile:
     # -------------------------------------------------------------- contents
 
     def columns(self) -> ReadingColumns:
-        """Every reading as numpy columns in ``seq`` order (the replay fast path).
+        """Every reading as numpy columns in ``seq`` order (the replay fast path), checked.
 
-        The cost is one Python tuple per row made by ``sqlite3``; to keep rows narrow, ``seq``,
-        ``status`` and ``channel`` travel packed in one integer (measured: 3 columns read ~30 %
-        faster than 5) and are unpacked by numpy. A NULL ``temp_c`` becomes NaN.
+        One pass: the five columns come as float64 (a NULL becomes NaN, text that is not a
+        number stops the pass) and numpy checks them all at once — a second SQL pass for the
+        checks would cost almost as much as the read itself (measured: docs/sessions.md). The
+        SQL check (:meth:`check_readings`) only runs to name a bad row. A NULL ``temp_c``
+        becomes NaN.
         """
         count = self.reading_count()
-        if len(self.channel_names) > _PACKED_CHANNELS:
-            return self._columns_unpacked(count)
-        with self._sql("readings"):
-            cursor = self._conn.execute(
-                "SELECT t, temp_c, (seq << 24) | ((status & 255) << 16) | channel "
-                "FROM readings ORDER BY seq")
-            table = np.fromiter(cursor, dtype=_PACKED_DTYPE, count=count)
-        key = table["key"]
+        try:
+            with self._sql("readings"):
+                cursor = self._conn.execute(
+                    "SELECT seq, t, channel, temp_c, status FROM readings ORDER BY seq")
+                table = np.fromiter(cursor, dtype=_FLOAT_ROWS, count=count)
+        except SessionFileError:
+            self.check_readings()  # names the row with a value of the wrong type
+            raise
+        seq, t, channel, temp_c, status = (table[name] for name in _FLOAT_ROWS.names or ())
+        with np.errstate(invalid="ignore"):
+            good = ((seq >= 0) & (seq <= MAX_SEQ) & (seq == np.floor(seq))
+                    & (np.abs(t) <= MAX_T_S)
+                    & (channel >= 0) & (channel < len(self.channel_names))
+                    & (channel == np.floor(channel))
+                    & (status >= 0) & (status <= max(Status)) & (status == np.floor(status))
+                    & (np.isfinite(temp_c) | (np.isnan(temp_c) & (status != 0))))
+        if not good.all():
+            self.check_readings()
+            k = int(np.argmin(good))
+            raise SessionFileError(f"{self.path}: readings row seq={seq[k]:g}: a value is out of "
+                                   f"range (t {t[k]:g}, channel {channel[k]:g}, temp_c "
+                                   f"{temp_c[k]:g}, status {status[k]:g})")
+        self._readings_checked = True
         return ReadingColumns(
-            seq=key >> 24,
-            t=np.ascontiguousarray(table["t"]),
-            channel=(key & 0xFFFF).astype(np.int32),
-            temp_c=np.ascontiguousarray(table["temp_c"]),
-            status=((key >> 16) & 0xFF).astype(np.uint8).view(np.int8),
-        )
-
-    def _columns_unpacked(self, count: int) -> ReadingColumns:
-        with self._sql("readings"):
-            cursor = self._conn.execute(
-                "SELECT seq, t, channel, temp_c, status FROM readings ORDER BY seq")
-            table = np.fromiter(cursor, dtype=_ROW_DTYPE, count=count)
-        return ReadingColumns(
-            seq=np.ascontiguousarray(table["seq"]),
-            t=np.ascontiguousarray(table["t"]),
-            channel=np.ascontiguousarray(table["channel"]),
-            temp_c=np.ascontiguousarray(table["temp_c"]),
-            status=np.ascontiguousarray(table["status"]),
+            seq=seq.astype(np.int64),
+            t=np.ascontiguousarray(t),
+            channel=channel.astype(np.int32),
+            temp_c=np.ascontiguousarray(temp_c),
+            status=status.astype(np.int8),
         )
 
     def inputs(self) -> list[SessionInput]:
@@ -242,6 +254,7 @@ class SessionFile:
     def iter_readings(self) -> Iterator[tuple[int, Reading]]:
         """``(seq, Reading)`` in ``seq`` order."""
         names = self.channel_names
+        self.check_readings()
         with self._sql("readings"):
             cursor = self._conn.execute(
                 "SELECT seq, t, channel, temp_c, status FROM readings ORDER BY seq")
@@ -335,8 +348,7 @@ def _check(target: Path, conn: sqlite3.Connection) -> None:
 
 # ------------------------------------------------------------------------------ checks
 
-_BAD_READING = """
-SELECT seq, t, channel, temp_c, status FROM readings WHERE NOT (
+_VALID_READING = """(
     typeof(seq) = 'integer' AND seq BETWEEN 0 AND :max_seq
     AND typeof(t) IN ('integer', 'real') AND t BETWEEN -:max_t AND :max_t
     AND typeof(channel) = 'integer' AND channel BETWEEN 0 AND :max_channel
@@ -345,8 +357,7 @@ SELECT seq, t, channel, temp_c, status FROM readings WHERE NOT (
                             AND temp_c BETWEEN -1.7976931348623157e308
                                            AND 1.7976931348623157e308))
     AND (status != 0 OR temp_c IS NOT NULL)
-) LIMIT 1
-"""
+)"""
 
 
 def _show(value: object, limit: int = 40) -> str:

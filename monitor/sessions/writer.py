@@ -128,6 +128,7 @@ class SessionWriter:
         self._inputs: list[Row4] = []
         self._events: list[Row4] = []
         self._urgent = False
+        self._next_seq = 0  # one past the greatest seq written so far
         self._last_commit = clock()
         self._next_retry = 0.0
         self.fault: WriteFault | None = None
@@ -224,13 +225,16 @@ class SessionWriter:
             except (AttributeError, TypeError, ValueError):
                 self.invalid_readings += 1
             seq += 1
+        self._next_seq = max(self._next_seq, seq)
 
     def write_input(self, seq: int, t: float, kind: str, payload: Mapping[str, Any]) -> None:
         self._inputs.append((seq, float(t), str(kind), dumps(dict(payload))))
+        self._next_seq = max(self._next_seq, seq + 1)
 
     def write_event(self, seq: int, t: float, kind: str, record: Mapping[str, Any]) -> None:
         """Buffer an event: it makes a commit due at once (with everything before it)."""
         self._events.append((seq, float(t), str(kind), dumps(dict(record))))
+        self._next_seq = max(self._next_seq, seq + 1)
         self._urgent = True
 
     def write_meta(self, key: str, value: str) -> None:
@@ -387,7 +391,7 @@ class SessionWriter:
 
     def _recreate(self, conn: sqlite3.Connection) -> None:
         first = min((rows[0][0] for rows in (self._rows, self._inputs, self._events) if rows),
-                    default=0)
+                    default=self._next_seq)
         conn.execute("BEGIN IMMEDIATE")
         create_schema(conn)
         meta = {**self._meta, "resumed_at_seq": str(first)}

@@ -70,6 +70,10 @@ class _Tally:
     """The writer thread's published state (read by callers under the backlog's lock)."""
 
     committed: tuple[int, int, int] = (0, 0, 0)  # readings, inputs, events, in any file
+    in_file: tuple[int, int] = (0, 0)  # readings, events in the file at the path now
+    last_t: float | None = None  # the greatest session time committed into that file
+    before_recreation: tuple[int, int] | None = None  # went with a deleted file
+    recreated_t: float | None = None
     invalid: int = 0  # handed over but not a valid Reading (never recordable)
     faults: int = 0
     finished: bool = False
@@ -253,25 +257,23 @@ class Recorder:
                        max(backlog.handed_events - committed[2], 0))
             finished = tally.finished and not alive
             reason = tally.stopped or tally.fault_reason
+            in_file, since = tally.in_file, tally.last_t
+            before, recreated_t = tally.before_recreation, tally.recreated_t
         if finished:
             unsaved = (0, 0)
-        since: float | None = None
         if not alive:  # the thread is done: its state can be read
             since = writer.first_pending_t()
             if since is None:
                 since = writer.last_t_in_file
         elif not reason:
-            reason = f"the disk did not answer within {self._close_timeout_s:g} s"
+            reason = (f"closing ran out of time ({self._close_timeout_s:g} s) while the disk "
+                      "was still busy")
         file_state = self._file_state()
-        in_file = (0, 0) if (alive or file_state) else (writer.readings_in_file,
-                                                        writer.events_in_file)
-        before = None
-        if not alive and writer.recreated_at_seq is not None:
-            before = (writer.committed[0] - writer.readings_in_file,
-                      writer.committed[2] - writer.events_in_file)
+        if file_state:
+            in_file = (0, 0)
         lost = describe_loss(unsaved=unsaved, unsaved_since=since, t_end=t_end, reason=reason,
                              dropped=dropped, before_recreation=before,
-                             recreated_t=writer.recreated_after_t, file_state=file_state)
+                             recreated_t=recreated_t, file_state=file_state)
         return SaveResult(self._path, complete=not lost, readings_written=in_file[0],
                           events_written=in_file[1], lost=lost)
 
@@ -369,6 +371,12 @@ class Recorder:
                                      writer.committed[2])
             self._tally.fault_reason = fault.reason if fault is not None else ""
             self._tally.invalid = writer.invalid_readings
+            self._tally.in_file = (writer.readings_in_file, writer.events_in_file)
+            self._tally.last_t = writer.last_t_in_file
+            if writer.recreated_at_seq is not None:
+                self._tally.before_recreation = (writer.committed[0] - writer.readings_in_file,
+                                                 writer.committed[2] - writer.events_in_file)
+                self._tally.recreated_t = writer.recreated_after_t
             self._backlog.held = writer.pending_readings
             dropped = self._backlog.dropped.count
             waiting = self._backlog.waiting_count()

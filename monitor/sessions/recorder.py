@@ -32,16 +32,17 @@ from typing import Any, NamedTuple
 
 from monitor.model import Event, Reading
 from monitor.sessions.backlog import EVENT, INPUT, META, READINGS, Backlog, Dropped, Item
+from monitor.sessions.result import SaveResult, describe_file, describe_loss
 from monitor.sessions.schema import RECORDER_META_KEYS, ChannelInfo, start_meta
 from monitor.sessions.writer import (
     Clock,
     ConnectHook,
     SessionWriter,
     WriteFault,
-    file_identity,
 )
 
 FaultHandler = Callable[[str], None]
+__all__ = ["Recorder", "RecorderStats", "SaveResult"]
 
 
 class RecorderStats(NamedTuple):
@@ -51,18 +52,6 @@ class RecorderStats(NamedTuple):
     written_events: int
     pending: int
     faults: int
-
-
-@dataclass(frozen=True, slots=True)
-class SaveResult:
-    """What :meth:`Recorder.close` could save. ``lost`` is one sentence of what is NOT in the
-    file (empty when ``complete``); the counts are what the file at ``path`` holds."""
-
-    path: Path
-    complete: bool
-    readings_written: int
-    events_written: int
-    lost: str = ""
 
 
 @dataclass
@@ -80,42 +69,6 @@ class _Tally:
     fault_reason: str = ""
     stopped: str = ""  # the thread ended on an unexpected error
     late_reported: bool = False
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
-
-
-def describe_loss(*, unsaved: tuple[int, int], unsaved_since: float | None, t_end: float,
-                  reason: str, dropped: Dropped, before_recreation: tuple[int, int] | None,
-                  recreated_t: float | None, file_state: str) -> str:
-    """The sentence a user reads when the file is not complete (empty when nothing is lost).
-
-    ``unsaved``: (readings, events) handed over but never committed; ``dropped``: readings
-    the backlog policy dropped; ``before_recreation``: (readings, events) committed into a
-    file that was deleted before it was re-created; ``file_state``: "" when the path still
-    names the file written, else what happened to it.
-    """
-    parts: list[str] = []
-    if file_state:
-        parts.append(file_state)
-    readings, events = unsaved
-    if readings or events:
-        span = (f"the last {max(t_end - unsaved_since, 0.0):,.0f} s"
-                if unsaved_since is not None else "the end of the session")
-        parts.append(f"{span} ({plural(readings, 'reading')}, {plural(events, 'event')}) "
-                     f"could not be written: {reason or 'the disk did not answer in time'}")
-    if dropped.count:
-        span = (f" from {dropped.first_t:,.1f} s to {dropped.last_t:,.1f} s"
-                if dropped.first_t is not None and dropped.last_t is not None else "")
-        parts.append(f"{plural(dropped.count, 'reading')}{span} were dropped while the file "
-                     "could not be written")
-    if before_recreation is not None and not file_state:
-        readings, events = before_recreation
-        when = f" at {recreated_t:,.1f} s" if recreated_t is not None else ""
-        parts.append(f"the file was deleted{when} and re-created: what came before "
-                     f"({plural(readings, 'reading')}, {plural(events, 'event')}) is not in it")
-    return "; ".join(parts)
 
 
 class Recorder:
@@ -268,7 +221,7 @@ class Recorder:
         elif not reason:
             reason = (f"closing ran out of time ({self._close_timeout_s:g} s) while the disk "
                       "was still busy")
-        file_state = self._file_state()
+        file_state = describe_file(self._path, self._writer.identity)
         if file_state:
             in_file = (0, 0)
         lost = describe_loss(unsaved=unsaved, unsaved_since=since, t_end=t_end, reason=reason,
@@ -276,21 +229,6 @@ class Recorder:
                              recreated_t=recreated_t, file_state=file_state)
         return SaveResult(self._path, complete=not lost, readings_written=in_file[0],
                           events_written=in_file[1], lost=lost)
-
-    def _file_state(self) -> str:
-        """'' when the path still names the file this recorder wrote."""
-        try:
-            same = file_identity(self._path) == self._writer.identity
-        except FileNotFoundError:
-            if not self._path.parent.is_dir():
-                return ("the session directory was deleted: nothing of this session is on "
-                        "disk")
-            return "the file was deleted: nothing of this session is on disk"
-        except OSError as exc:
-            return f"the file cannot be checked ({exc.strerror or exc})"
-        if not same:
-            return "the file was replaced by another file: this session is not in it"
-        return ""
 
     # ------------------------------------------------------- the writer thread
 

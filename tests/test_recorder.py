@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import sqlite3
 import threading
@@ -498,6 +499,25 @@ def test_close_returns_in_time_when_the_disk_does_not_answer(tmp_path: Path) -> 
         blocker.close()
     assert returned_after < 10.0  # not the 30 s the writer is stuck for (not a timing test)
     assert not result.complete
-    assert ("the end of the session (2 readings, 1 event) could not be written: closing ran "
-            "out of time (0.3 s) while the disk was still busy") == result.lost
+    assert result.lost == ("the end of the session (2 readings, 1 event) could not be written: closing ran "
+            "out of time (0.3 s) while the disk was still busy")
     assert (result.readings_written, result.events_written) == (0, 0)
+
+
+def test_a_replaced_file_is_not_called_saved(tmp_path: Path) -> None:
+    faults = Faults()
+    path = tmp_path / "s.cgsession"
+    rec = open_recorder(path, faults, close_timeout_s=0.2)
+    rec.readings(scan(0.0, [30.0, -20.0]))
+    assert wait_until(lambda: rec.stats.written_readings == 2)
+    other = tmp_path / "other"
+    other.write_bytes(b"another program's file")
+    os.replace(other, path)
+    rec.readings(scan(0.1, [29.0, -21.0]))
+    rec.event(*alarm(0.15))
+    assert wait_until(lambda: faults.has("cannot write (the file was replaced"))
+    result = rec.close(0.3)
+    assert result.lost.startswith("the file was replaced by another file: this session is not "
+                                  "in it; ")
+    assert not result.complete and (result.readings_written, result.events_written) == (0, 0)
+    assert path.read_bytes() == b"another program's file"

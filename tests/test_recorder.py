@@ -499,8 +499,8 @@ def test_close_returns_in_time_when_the_disk_does_not_answer(tmp_path: Path) -> 
         blocker.close()
     assert returned_after < 10.0  # not the 30 s the writer is stuck for (not a timing test)
     assert not result.complete
-    assert result.lost == ("the end of the session (2 readings, 1 event) could not be written: closing ran "
-            "out of time (0.3 s) while the disk was still busy")
+    assert result.lost == ("the end of the session (2 readings, 1 event) could not be written: "
+                           "closing ran out of time (0.3 s) while the disk was still busy")
     assert (result.readings_written, result.events_written) == (0, 0)
 
 

@@ -429,8 +429,8 @@ def test_close_of_a_complete_session_says_complete_with_the_files_counts(tmp_pat
     assert rec.close(4.0) is result
     with open_session(path) as session:
         assert session.reading_count() == 60 and len(session.events()) == 1
-        assert session.meta["ended_reason"] == "SIGHUP"
-        assert session.meta["audio"] == "speaker"
+        assert session.meta["ended_reason"] == session.ended_reason == "SIGHUP"
+        assert session.meta["audio"] == session.audio == "speaker"
         assert session.meta["readings_written"] == "60"
 
 

@@ -63,6 +63,9 @@ YEARS = (1900, 9000)
 """A ``started`` date outside these years is damage (and would overflow wall-time sums)."""
 
 
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
 class SessionFileError(UsageError):
     """A file that is not a readable session: one line naming the problem (exit status 2)."""
 
@@ -164,6 +167,16 @@ class SessionFile:
     def config(self) -> dict[str, Any]:
         """The config snapshot taken when the session started."""
         return dict(self._config)
+
+    @property
+    def audio(self) -> str | None:
+        """The alarm sound output in use (``speaker``, ``bell``, ``off``); None in older files."""
+        return self.meta.get("audio")
+
+    @property
+    def ended_reason(self) -> str | None:
+        """Why the session ended, in words; None in older files and killed sessions."""
+        return self.meta.get("ended_reason")
 
     @property
     def closed_cleanly(self) -> bool:
@@ -296,6 +309,13 @@ def open_session(path: Path | str) -> SessionFile:
         raise SessionFileError(f"session file {target} does not exist")
     if target.is_dir():
         raise SessionFileError(f"{target} is a directory, not a session file")
+    try:
+        with target.open("rb") as handle:
+            head = handle.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise SessionFileError(f"cannot read {target}: {exc.strerror or exc}") from exc
+    if head != SQLITE_MAGIC:
+        raise SessionFileError(f"{target} is not a session file (not an SQLite database)")
     try:
         uri = target.resolve().as_uri() + "?mode=ro"
         conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)

@@ -50,7 +50,7 @@ def main() -> None:
         rec = Recorder.open(Path(tmp) / "day.cgsession", config_snapshot={}, station="bench",
                             channels=[ChannelInfo(n, role=Role.NERVE) for n in names],
                             wall_start=datetime.now(UTC), on_fault=print,
-                            max_backlog_readings=50_000_000)
+                            max_backlog_readings=50_000_000, close_timeout_s=600.0)
         print(f"{'hours':>6} {'RSS MB':>8} {'events':>8}")
         events = 0
         samples: list[tuple[float, float]] = []

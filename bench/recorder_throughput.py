@@ -55,7 +55,8 @@ def main() -> None:
         rec = Recorder.open(path, config_snapshot={"bench": True},
                             channels=[ChannelInfo(f"ch{c}") for c in range(args.channels)],
                             station="bench", wall_start=datetime.now(UTC),
-                            on_fault=faults.append, max_backlog_readings=total)
+                            on_fault=faults.append, max_backlog_readings=total,
+                            close_timeout_s=600.0)
         start = time.perf_counter()
         for k, scan in enumerate(data):
             rec.readings(scan)

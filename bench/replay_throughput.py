@@ -119,7 +119,7 @@ def session_file(folder: Path, t: np.ndarray, values: np.ndarray) -> Path:
     rec = Recorder.open(path, config_snapshot={}, station="bench",
                         channels=[ChannelInfo(f"C{c}", role=Role.NERVE) for c in range(channels)],
                         wall_start=datetime.now(UTC), on_fault=print,
-                        max_backlog_readings=100_000_000)
+                        max_backlog_readings=100_000_000, close_timeout_s=600.0)
     for i in range(t.shape[0]):
         rec.readings([Reading(float(t[i]), f"C{c}", float(values[i, c]))
                       for c in range(channels)])

@@ -145,11 +145,11 @@ def test_bad_session_or_format_is_a_clear_error(tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "x.csv"
     assert main(["export", str(tmp_path / "missing.cgsession"), "--format", "csv",
-                 "--out", str(out)]) == 1
+                 "--out", str(out)]) == 2
     assert "does not exist" in capsys.readouterr().err
     junk = tmp_path / "junk.cgsession"
     junk.write_text("t,channel,temp_c\n0,a,1\n")
-    assert main(["export", str(junk), "--format", "csv", "--out", str(out)]) == 1
+    assert main(["export", str(junk), "--format", "csv", "--out", str(out)]) == 2
     assert "not a" in capsys.readouterr().err
     assert not out.exists()
     session = tmp_path / "s.cgsession"

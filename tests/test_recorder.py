@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import sqlite3
 import threading
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 from monitor.errors import CryoGuardError
 from monitor.model import Event, EventType, Reading, Role, Status
 from monitor.sessions.reader import SessionInput, open_session
-from monitor.sessions.recorder import Recorder
+from monitor.sessions.recorder import Recorder, SaveResult
 from monitor.sessions.schema import SCHEMA_VERSION, ChannelInfo, default_session_path
 
 WALL = datetime(2025, 3, 14, 9, 26, 53, 589000, tzinfo=UTC)
@@ -129,11 +130,7 @@ def test_round_trip_keeps_everything_in_seq_order(tmp_path: Path) -> None:
         assert session.channels[2] == ChannelInfo("extra", configured=False)
 
         cols = session.columns()
-        plain = session._columns_unpacked(session.reading_count())  # the >65535-channel path
-        for name in cols._fields:
-            packed, unpacked = getattr(cols, name), getattr(plain, name)
-            assert packed.dtype == unpacked.dtype
-            np.testing.assert_array_equal(packed, unpacked)
+        assert [c.dtype for c in cols] == [np.int64, np.float64, np.int32, np.float64, np.int8]
         readings = [h for h in handed if isinstance(h, Reading)]
         assert len(cols.seq) == len(readings) == 101
         assert np.all(np.diff(cols.seq) > 0)
@@ -209,23 +206,25 @@ def test_alarm_events_are_committed_at_once_readings_within_the_interval(tmp_pat
     rec.readings(scan(0.0, [20.0, -30.0]))
     event, record = alarm(0.1)
     rec.event(event, record)
-    with open_session(path) as session:
-        # A reader on the live file sees the alarm (and what came before it) long before the
-        # 60 s commit interval; nothing else forced a commit.
-        assert wait_until(lambda: len(session.events()) == 1, timeout=3.0)
-        assert session.reading_count() == 2
-        assert not session.closed_cleanly
-        rec.readings(scan(0.2, [19.0, -31.0]))
-        time.sleep(0.2)
-        assert session.reading_count() == 2  # plain readings wait for the interval
+
+    def seen(target: Path) -> tuple[int, int, bool]:
+        """What a reader opening the live file now finds (a reader sees one snapshot)."""
+        with open_session(target) as session:
+            return session.reading_count(), len(session.events()), session.closed_cleanly
+
+    # A reader on the live file sees the alarm (and what came before it) long before the
+    # 60 s commit interval; nothing else forced a commit.
+    assert wait_until(lambda: seen(path)[1] == 1, timeout=3.0)
+    assert seen(path) == (2, 1, False)
+    rec.readings(scan(0.2, [19.0, -31.0]))
+    time.sleep(0.2)
+    assert seen(path) == (2, 1, False)  # plain readings wait for the interval
     rec.close(1.0)
 
     path2 = tmp_path / "s2.cgsession"
     rec2 = open_recorder(path2, faults, commit_interval_s=0.2)
     rec2.readings(scan(0.0, [20.0, -30.0]))
-    with open_session(path2) as session:
-        assert wait_until(lambda: session.reading_count() == 2, timeout=3.0)
-        assert session.events() == []
+    assert wait_until(lambda: seen(path2) == (2, 0, False), timeout=3.0)
     rec2.close(1.0)
     assert faults.faults == []
 
@@ -291,8 +290,10 @@ def test_backlog_limit_drops_oldest_readings_only_and_says_so(tmp_path: Path) ->
     assert dropped >= 2000 - 10
     blocker.execute("ROLLBACK")
     blocker.close()
-    rec.close(150.0)
+    result = rec.close(150.0)
     assert rec.dropped_readings == dropped
+    assert not result.complete
+    assert f"{dropped:,} readings from " in result.lost and "were dropped" in result.lost
     reported = [m for m in faults.faults if "dropped" in m]
     assert reported and f"{dropped} reading(s) dropped" in reported[-1]
     with open_session(path) as session:
@@ -319,13 +320,16 @@ def test_vanished_directory_is_a_fault_and_recording_resumes(tmp_path: Path) -> 
     rec.readings(scan(0.1, [29.0, -21.0]))
     event, record = alarm(0.15)
     rec.event(event, record)
-    assert wait_until(lambda: faults.has("vanished") or faults.has("is gone"))
+    assert wait_until(lambda: faults.has("cannot write (the session directory was deleted)"))
     assert rec.stats.pending == 3
     directory.mkdir()
     assert wait_until(lambda: bool(faults.recovered))
     rec.readings(scan(0.2, [28.0, -22.0]))
-    rec.close(0.3)
+    result = rec.close(0.3)
     assert faults.has("re-created")
+    assert not result.complete and (result.readings_written, result.events_written) == (4, 1)
+    assert result.lost == ("the file was deleted at 0.0 s and re-created: what came before "
+                           "(2 readings, 0 events) is not in it")
     with open_session(path) as session:
         # What had been committed went with the deleted file; everything after it is here.
         assert [r.t for r in session.iter_inputs() if isinstance(r, Reading)] == [0.1] * 2 + [
@@ -403,3 +407,117 @@ def test_default_session_path_is_timestamped_safe_and_unique(tmp_path: Path) -> 
         "ct_suite_2-20250314-092653-2.cgsession")
     local = WALL.astimezone(timezone(timedelta(hours=5)))
     assert default_session_path(tmp_path / "x", "a", local).name == "a-20250314-092653.cgsession"
+
+
+# ------------------------------------------------------------------ close() tells the truth
+
+
+def test_close_of_a_complete_session_says_complete_with_the_files_counts(tmp_path: Path
+                                                                         ) -> None:
+    faults = Faults()
+    path = tmp_path / "s.cgsession"
+    rec = open_recorder(path, faults, audio="bell")
+    for i in range(30):
+        rec.readings(scan(i * 0.1, [30.0, -20.0]))
+    rec.event(*alarm(1.0))
+    rec.set_meta("audio", "speaker")
+    with pytest.raises(ValueError):
+        rec.set_meta("closed_cleanly", "1")  # the recorder's own keys are not for callers
+    result = rec.close(3.0, ended_reason="SIGHUP")
+    assert result == SaveResult(path, complete=True, readings_written=60, events_written=1,
+                                lost="")
+    assert rec.close(4.0) is result
+    with open_session(path) as session:
+        assert session.reading_count() == 60 and len(session.events()) == 1
+        assert session.meta["ended_reason"] == session.ended_reason == "SIGHUP"
+        assert session.meta["audio"] == session.audio == "speaker"
+        assert session.meta["readings_written"] == "60"
+
+
+def test_a_disk_full_until_exit_is_not_called_saved(tmp_path: Path) -> None:
+    faults = Faults()
+    path = tmp_path / "s.cgsession"
+    # SQLite's own SQLITE_FULL: the database may not grow past 12 pages (about 20 s here).
+    rec = open_recorder(path, faults, close_timeout_s=0.3,
+                        on_connect=lambda c: c.execute("PRAGMA max_page_count=12"))
+    for i in range(600):
+        rec.readings(scan(i * 0.1, [30.0 - i * 0.01, -20.0]))
+        if i % 100 == 0:
+            rec.event(*alarm(i * 0.1, f"L4R.a{i}"))
+        if i % 50 == 0:
+            time.sleep(0.01)
+    assert wait_until(lambda: faults.has("disk full"))
+    result = rec.close(60.0)
+    assert not result.complete
+    assert "could not be written: disk full" in result.lost
+    with open_session(path) as session:
+        in_file = session.reading_count()
+        assert (result.readings_written, result.events_written) == (in_file,
+                                                                     len(session.events()))
+        assert not session.closed_cleanly
+        last_t = float(session.columns().t[-1])
+    assert 0 < in_file < 1200
+    lost_readings = 1200 - in_file
+    assert f"the last {60.0 - last_t - 0.1:,.0f} s ({lost_readings:,} readings" in result.lost
+
+
+def test_a_deleted_directory_until_exit_is_not_called_saved(tmp_path: Path) -> None:
+    faults = Faults()
+    directory = tmp_path / "sessions"
+    path = directory / "s.cgsession"
+    rec = open_recorder(path, faults, close_timeout_s=0.2)
+    rec.readings(scan(0.0, [30.0, -20.0]))
+    assert wait_until(lambda: rec.stats.written_readings == 2)
+    shutil.rmtree(directory)
+    rec.readings(scan(0.1, [29.0, -21.0]))
+    rec.event(*alarm(0.15))
+    assert wait_until(lambda: faults.has("directory was deleted"))
+    result = rec.close(0.3)
+    assert result.path == path and not result.complete
+    assert result.lost.startswith("the session directory was deleted: nothing of this "
+                                  "session is on disk")
+    assert "(2 readings, 1 event) could not be written" in result.lost
+    assert (result.readings_written, result.events_written) == (0, 0)
+    assert not directory.exists()  # not silently re-created
+
+
+def test_close_returns_in_time_when_the_disk_does_not_answer(tmp_path: Path) -> None:
+    faults = Faults()
+    path = tmp_path / "s.cgsession"
+    # Every write waits up to 30 s for a lock another program holds: a hung disk.
+    rec = open_recorder(path, faults, busy_timeout_s=30.0, close_timeout_s=0.3)
+    blocker = sqlite3.connect(path, isolation_level=None, timeout=0)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        rec.readings(scan(0.0, [30.0, -20.0]))
+        rec.event(*alarm(0.1))
+        started = time.monotonic()
+        result = rec.close(5.0)
+        returned_after = time.monotonic() - started
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert returned_after < 10.0  # not the 30 s the writer is stuck for (not a timing test)
+    assert not result.complete
+    assert result.lost == ("the end of the session (2 readings, 1 event) could not be written: "
+                           "closing ran out of time (0.3 s) while the disk was still busy")
+    assert (result.readings_written, result.events_written) == (0, 0)
+
+
+def test_a_replaced_file_is_not_called_saved(tmp_path: Path) -> None:
+    faults = Faults()
+    path = tmp_path / "s.cgsession"
+    rec = open_recorder(path, faults, close_timeout_s=0.2)
+    rec.readings(scan(0.0, [30.0, -20.0]))
+    assert wait_until(lambda: rec.stats.written_readings == 2)
+    other = tmp_path / "other"
+    other.write_bytes(b"another program's file")
+    os.replace(other, path)
+    rec.readings(scan(0.1, [29.0, -21.0]))
+    rec.event(*alarm(0.15))
+    assert wait_until(lambda: faults.has("cannot write (the file was replaced"))
+    result = rec.close(0.3)
+    assert result.lost.startswith("the file was replaced by another file: this session is not "
+                                  "in it; ")
+    assert not result.complete and (result.readings_written, result.events_written) == (0, 0)
+    assert path.read_bytes() == b"another program's file"

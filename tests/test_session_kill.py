@@ -101,8 +101,10 @@ deadline = time.monotonic() + 10
 while not recovered and time.monotonic() < deadline:
     time.sleep(0.01)
 hand(10)
-rec.close(i * 0.01)
+result = rec.close(i * 0.01)
 say(json.dumps({"faults": faults, "recovered": recovered, "calls": calls, "scans": i,
+                "complete": result.complete, "lost": result.lost,
+                "in_file": [result.readings_written, result.events_written],
                 "events": events, "dropped": rec.dropped_readings,
                 "handed_while_full": handed_while_full, "stats": list(rec.stats)}))
 '''
@@ -221,6 +223,10 @@ def test_full_disk_is_reported_never_blocks_and_recovers(tmp_path: Path) -> None
     assert report["calls"] >= 3000  # every call returned
     written, events_written, pending, _ = report["stats"]
     assert pending == 0
+    # Saved to the end, but not complete: close says what the full disk cost.
+    assert not report["complete"]
+    assert f"{dropped:,} readings from " in report["lost"] and "were dropped" in report["lost"]
+    assert report["in_file"] == [written, events_written]
     assert written == report["scans"] * 4 - dropped
     with open_session(session) as reopened:
         assert reopened.closed_cleanly

@@ -4,72 +4,26 @@ The recorder (:mod:`monitor.sessions.recorder`) queues without waiting and write
 thread. This output hands it the raw readings and inputs in order (before detection, so the
 shared sequence numbers let a replay feed the engine exactly as live), the events, and at the
 end asks it to close within a deadline and tells what it could not save
-(:class:`SaveOutcome`): the daemon says "session saved" only when everything was.
+(:class:`~monitor.sessions.recorder.SaveResult`): the daemon says "session saved" only when
+everything was.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from monitor.engine import Snapshot
 from monitor.model import Event, EventType, Priority, Reading
 from monitor.outputs.background import StillRunning, in_daemon_thread
 from monitor.outputs.base import OutputContext
+from monitor.sessions.recorder import Recorder, SaveResult
 from monitor.sessions.schema import ChannelInfo
 
 CLOSE_TIMEOUT_S = 1.5  # the recorder's own close budget (it retries a failing disk this long)
 CLOSE_WAIT_S = 1.9  # how long we wait for it, inside the shell's 2 s close budget
-
-
-@runtime_checkable
-class SaveOutcome(Protocol):
-    """What ``Recorder.close()`` returns (``monitor.sessions.recorder.SaveResult``)."""
-
-    @property
-    def path(self) -> Path: ...
-
-    @property
-    def complete(self) -> bool: ...
-
-    @property
-    def readings_written(self) -> int: ...
-
-    @property
-    def events_written(self) -> int: ...
-
-    @property
-    def lost(self) -> str:
-        """One sentence of what is NOT in the file; empty when complete."""
-
-
-class SessionRecorder(Protocol):
-    """The part of ``monitor.sessions.recorder.Recorder`` the daemon uses."""
-
-    @property
-    def path(self) -> Path: ...
-
-    def readings(self, readings: Sequence[Reading]) -> None: ...
-
-    def input(self, t: float, kind: str, payload: Mapping[str, Any]) -> None: ...
-
-    def event(self, event: Event, record: Mapping[str, Any]) -> None: ...
-
-    def close(self, t_end: float) -> object: ...
-
-
-@dataclass(frozen=True, slots=True)
-class SaveSummary:
-    """A :class:`SaveOutcome` made here when the recorder's ``close()`` returns nothing."""
-
-    path: Path
-    complete: bool
-    readings_written: int
-    events_written: int
-    lost: str
 
 
 class RecorderOutput:
@@ -78,11 +32,12 @@ class RecorderOutput:
     name = "recorder"
     fault_priority = Priority.MEDIUM
 
-    def __init__(self, recorder: SessionRecorder) -> None:
+    def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
         self.faults: list[str] = []  # what the recorder reported, in order
-        self.result: SaveOutcome | None = None
+        self.result: SaveResult | None = None
         self._t_end = 0.0
+        self._ended_reason: str | None = None
 
     @classmethod
     def open(cls, path: Path, *, config_snapshot: Mapping[str, Any],
@@ -91,8 +46,6 @@ class RecorderOutput:
              on_recover: Callable[[str], None]) -> RecorderOutput:
         """Create the session file; raises ``CryoGuardError`` (one line) when it cannot.
         ``on_fault``/``on_recover`` are called from the recorder's thread."""
-        from monitor.sessions.recorder import Recorder
-
         holder: list[RecorderOutput] = []
 
         def fault(message: str) -> None:
@@ -125,6 +78,8 @@ class RecorderOutput:
             event = Event(float(record["t"]), EventType(record["type"]))
             if event.type is EventType.SESSION_ENDED:
                 self._t_end = event.t
+                reason = record.get("reason")
+                self._ended_reason = str(reason) if reason is not None else None
             self.recorder.event(event, record)
 
     def on_snapshot(self, snapshot: Snapshot) -> None:
@@ -136,48 +91,17 @@ class RecorderOutput:
     async def close(self) -> None:
         """Close the file within :data:`CLOSE_WAIT_S`; sets :attr:`result`."""
         try:
-            outcome = await in_daemon_thread(lambda: self.recorder.close(self._t_end),
-                                             CLOSE_WAIT_S, "recorder-close")
+            self.result = await in_daemon_thread(
+                lambda: self.recorder.close(self._t_end, ended_reason=self._ended_reason),
+                CLOSE_WAIT_S, "recorder-close")
         except StillRunning:
-            self.result = self._summary(None, stuck=True)
-            return
+            self.result = self._unfinished(f"the writer did not finish within {CLOSE_WAIT_S:g} s:"
+                                           " what it had not written is lost")
         except Exception as exc:
             self.faults.append(f"closing failed: {exc}")
-            self.result = self._summary(None, stuck=False)
-            return
-        self.result = outcome if isinstance(outcome, SaveOutcome) else self._summary(
-            outcome, stuck=False)
+            self.result = self._unfinished(f"closing the file failed ({exc})")
 
-    def _summary(self, _nothing: object, *, stuck: bool) -> SaveSummary:
-        """Judge a recorder whose ``close()`` says nothing from what it can tell: anything
-        still pending or dropped, a file gone, re-created or replaced, is not complete."""
-        stats = getattr(self.recorder, "stats", None)
-        written_r = int(getattr(stats, "written_readings", 0))
-        written_e = int(getattr(stats, "written_events", 0))
-        pending = int(getattr(stats, "pending", 0))
-        dropped = int(getattr(self.recorder, "dropped_readings", 0))
-        broken = [m for m in self.faults if any(
-            word in m for word in ("re-created", "replaced", "vanished", "is gone",
-                                   "no longer", "stopped unexpectedly"))]
-        causes = [m for m in self.faults if "cannot write" in m]
-        missing: list[str] = []
-        if pending:
-            missing.append(f"{pending:,} reading(s)/event(s) still waiting")
-        if dropped:
-            missing.append(f"{dropped:,} reading(s) dropped")
-        problems: list[str] = []
-        if missing:
-            problems.append(" and ".join(missing) + " could not be written")
-        if stuck:
-            problems.append(f"the writer did not finish within {CLOSE_WAIT_S:g} s")
-        if not self.path.exists():
-            problems.append("the file does not exist any more")
-        problems += [_strip_path(m, self.path) for m in broken[-1:]]
-        if problems and causes and not broken:
-            problems.append(f"first error: {_strip_path(causes[0], self.path)}")
-        return SaveSummary(self.path, not problems, written_r, written_e, "; ".join(problems))
-
-
-def _strip_path(message: str, path: Path) -> str:
-    """A recorder message without its leading "session file PATH: " (the line names it)."""
-    return message.removeprefix(f"session file {path}: ")
+    def _unfinished(self, lost: str) -> SaveResult:
+        """The result when the recorder's own close could not report one."""
+        stats = self.recorder.stats
+        return SaveResult(self.path, False, stats.written_readings, stats.written_events, lost)

@@ -73,7 +73,7 @@ def record_arrays(path: Path, config: Config, t: NDArray[np.float64],
     recorder = Recorder.open(target, config_snapshot=config.snapshot(),
                              channels=[ChannelInfo.from_spec(c) for c in spec.channels],
                              station=config.station.name, wall_start=WALL_START,
-                             on_fault=faults.append)
+                             on_fault=faults.append, close_timeout_s=120.0)
     engine = Engine(spec, t0=0.0)
 
     def record(events: list[Event]) -> None:

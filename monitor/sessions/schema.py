@@ -15,6 +15,10 @@ Tables (schema version 1):
     Written at close: ``ended`` (ISO UTC wall time of the close), ``t_end`` (session seconds),
     ``readings_written``, ``events_written``, ``readings_dropped``, ``closed_cleanly`` (``1``).
     ``resumed_at_seq`` is present when the file had vanished and was re-created mid-session.
+    Set by the daemon through the recorder (``Recorder.set_meta``, ``Recorder.open(audio=)``,
+    ``Recorder.close(ended_reason=)``; absent in older files): ``audio`` (the alarm sound
+    output in use: ``speaker``, ``bell`` or ``off``) and ``ended_reason`` (why the session
+    ended, in words: ``quit``, ``SIGTERM``, ``SIGHUP``, ``duration of 900 s reached``...).
 ``channels(num, id, label, role, device, device_index, tc_type, configured)``
     The channel map. ``num`` (0, 1, 2, ...) is the small integer ``readings.channel`` refers to,
     so the big table stays small; ``configured`` is 0 for a channel first seen in the data.
@@ -36,6 +40,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import os
 import platform
 import re
@@ -93,6 +98,8 @@ CREATE TABLE events (
 """
 
 TABLES = ("meta", "channels", "readings", "inputs", "events")
+RECORDER_META_KEYS = frozenset({"audio", "ended_reason"})
+"""The meta keys a caller of the recorder may set (the others are the recorder's own)."""
 
 
 class InputKind(enum.StrEnum):
@@ -130,6 +137,27 @@ class ChannelInfo:
     def from_spec(cls, spec: ChannelSpec, tc_type: str | None = None) -> ChannelInfo:
         return cls(id=spec.id, label=spec.label, role=spec.role, device=spec.device,
                    index=spec.index, tc_type=tc_type)
+
+
+_MAX_INT = 10 ** 300
+
+
+def _plain(value: Any) -> Any:
+    """JSON a reader accepts: a non-finite float becomes null, an integer too large for a
+    float becomes text (the reader refuses NaN, Infinity and such integers as damage)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if abs(value) < _MAX_INT else str(value)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(_plain(value), ensure_ascii=False, default=str, allow_nan=False)
 
 
 def channel_row(num: int, info: ChannelInfo) -> tuple[Any, ...]:
@@ -206,7 +234,7 @@ def start_meta(*, station: str, wall_start: datetime, config_snapshot: Mapping[s
         "pid": str(os.getpid()),
         "started": iso_utc(wall_start),
         "station": station,
-        "config": json.dumps(dict(config_snapshot), ensure_ascii=False, default=str),
+        "config": dumps(dict(config_snapshot)),
         "commit_interval_s": repr(float(commit_interval_s)),
         "seq_policy": "shared",
     }

@@ -577,7 +577,7 @@ def _check_config_fails_on(tmp_path: Path, capsys: pytest.CaptureFixture[str], s
     out, err = capsys.readouterr()
     assert out == ""
     lines = err.splitlines()
-    assert lines[0] == f"cryoguard: {path}: 1 problem(s)", err
+    assert lines[0] == f"cryoguard check-config: {path}: 1 problem(s)", err
     field = ("channels[0]" if section == "channels" else "devices[0]"
              if section == "devices" else section) + f".{key}: "
     assert lines[1].startswith(f"  {field}"), err

@@ -55,6 +55,17 @@ class AudioOutput:
         self.clock = clock
         self._bell = bell  # the terminal for the bell (None: find one when needed)
         self.backend, self.status = backend if backend is not None else open_backend(mode, bell)
+        if isinstance(self.backend, BellBackend) and not self.backend.bell.available:
+            # Neither speakers nor a terminal: nothing can sound. Say so as "audio off" (IEC
+            # 60601-1-8: an inactivation state that must be visible) with the reason; run()
+            # raises the technical alarm unless off was asked for.
+            self.backend.close()
+            self.backend = None
+            self.status = AudioStatus("off", mode, problem=self.status.problem
+                                      or "no terminal for the bell")
+        # The header's entry, kept up to date in place when the output falls back, so the
+        # screen never shows a choice that no longer holds.
+        self._entry: dict[str, str] = self.status.header_entry()
         self.scheduler = BurstScheduler()
         self.playing: Priority | None = None
         self.bursts_started = 0
@@ -67,8 +78,30 @@ class AudioOutput:
         self._faulted = False
 
     def header_entry(self) -> dict[str, str]:
-        """For the session header (``header["audio"]``) and the session record."""
-        return self.status.header_entry()
+        """For the session header (``header["audio_output"]``): ``output``, ``requested``
+        and, when there is one, ``problem`` and ``device``. The same dict for the whole
+        session, updated in place when the output falls back (speakers to bell, bell to
+        none), so a header holding it stays true."""
+        return self._entry
+
+    def started_fields(self) -> dict[str, str]:
+        """For the ``session.started`` event (and so the session file): what the alarm sound
+        went through when the session began, e.g. ``{"audio": "bell", "audio_requested":
+        "auto", "audio_problem": "no sound output device (...)"}``."""
+        fields: dict[str, str] = {"audio": self.status.output,
+                                  "audio_requested": self.status.requested}
+        if self.status.problem:
+            fields["audio_problem"] = self.status.problem
+        if self.status.device:
+            fields["audio_device"] = self.status.device
+        return fields
+
+    def _set_status(self, status: AudioStatus) -> None:
+        self.status = status
+        entry = status.header_entry()
+        self._entry.update(entry)
+        for key in [k for k in self._entry if k not in entry]:
+            self._entry.pop(key, None)
 
     # Output protocol: on the daemon's path, return at once ------------------------------
 
@@ -81,7 +114,11 @@ class AudioOutput:
 
     async def run(self, context: OutputContext) -> None:
         self._context = context
-        if self.mode == "speaker" and self.status.output != "speaker":
+        if self.mode != "off" and self.status.output == "off":
+            context.fault(NAME, f"no alarm sound: {self.status.problem} (--audio off runs "
+                                "silent on purpose)", Priority.MEDIUM)
+            self._faulted = True
+        elif self.mode == "speaker" and self.status.output != "speaker":
             context.fault(NAME, f"speakers unavailable, terminal bell only: "
                                 f"{self.status.problem}", Priority.MEDIUM)
             self._faulted = True
@@ -162,13 +199,20 @@ class AudioOutput:
             failed.close()
         if isinstance(failed, BellBackend):
             self.backend = None
-            self.status = AudioStatus("off", self.mode, problem=problem)
+            self._set_status(AudioStatus("off", self.mode, problem=problem))
             self._report(f"no alarm sound left: {problem}", Priority.HIGH)
             return
         bell = self._bell if self._bell is not None else TerminalBell()
-        self.backend = BellBackend(bell)
         detail = "; ".join(p for p in (problem, bell.problem) if p)
-        self.status = AudioStatus("bell", self.mode, problem=detail)
+        if not bell.available:  # no terminal either: nothing can sound any more
+            bell.close()
+            self.backend = None
+            self.playing = None
+            self._set_status(AudioStatus("off", self.mode, problem=detail))
+            self._report(f"no alarm sound left: {detail}", Priority.HIGH)
+            return
+        self.backend = BellBackend(bell)
+        self._set_status(AudioStatus("bell", self.mode, problem=detail))
         self._report(f"speakers failed, terminal bell only: {detail}", Priority.MEDIUM)
         # Restart the burst in progress on the bell: the alarm is not silenced by the failure.
         replay, self.playing = self.playing, None

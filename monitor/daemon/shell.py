@@ -90,6 +90,7 @@ class SessionOptions:
     stdin_commands: bool = True
     script: Sequence[tuple[float, str]] = ()  # (session s, command line): a demo's actions
     header_extra: dict[str, Any] = field(default_factory=dict)
+    started_fields: dict[str, Any] = field(default_factory=dict)  # e.g. {"audio": "bell"}
 
 
 class _DeviceSink:
@@ -194,7 +195,7 @@ class SessionShell:
             core.start({
                 "mode": self.options.mode, "station": self.config.station.name,
                 "session": str(self.recorder.path) if self.recorder else None,
-                "speed": self.options.speed,
+                "speed": self.options.speed, **self.options.started_fields,
                 "message": f"{self.options.mode} session started on {self.config.station.name}"})
             if self.log is not None:
                 for line in header_lines(self._header,

@@ -140,6 +140,14 @@ class AudioOutput:
             backend, self.backend = self.backend, None
             await asyncio.to_thread(backend.close)
 
+    def discard(self) -> None:
+        """Close the device if the session never ran (``close`` was not called, e.g. an
+        ``--events-out`` file was refused); after ``close`` it does nothing."""
+        self._closing.set()
+        backend, self.backend = self.backend, None
+        if backend is not None:
+            backend.close()
+
     # The sound thread --------------------------------------------------------------------
 
     def _loop(self) -> None:

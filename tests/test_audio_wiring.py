@@ -90,7 +90,7 @@ def _demo(pty: PtyReader, tmp_path: Path, *args: str, display: bool = False
           ) -> subprocess.Popen[bytes]:
     """``cryoguard demo`` with standard input and error on the pty (and output too, with the
     live display); events to a file, read while it runs."""
-    argv = [*CLI, "demo", "--speed", SPEED, "--rate", "2", "--events-out",
+    argv = [*CLI, "demo", "--speed", SPEED, "--rate", "5", "--events-out",
             str(tmp_path / "ev.jsonl"), "--session", str(tmp_path / "s.cgsession"), *args]
     if not display:
         argv.append("--headless")
@@ -137,7 +137,9 @@ class Events:
 
 
 def _high_raised(record: dict[str, Any]) -> bool:
-    return record["type"] == "alarm.raised" and record.get("priority") == "high"
+    """The demo's high-priority alarm: the nerve reaches 10 °C."""
+    return (record["type"] == "alarm.raised" and record.get("priority") == "high"
+            and record.get("condition") == "below_critical")
 
 
 def _until(what: str, predicate: Callable[[], Any], timeout: float = 20.0) -> Any:

@@ -296,3 +296,98 @@ def test_with_the_live_display_the_burst_is_heard_once_and_the_key_a_stops_it(
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+# `cryoguard run` in a real terminal (tmux) at 80×24 ------------------------------------------
+
+SITE_ACTION = "SITE: inject CO2 now, call Dr Rossi"
+
+
+def _tmux_80x24(tmp_path: Path) -> Any:
+    from tests.test_daemon_tmux import PROMPT, Tmux
+
+    server = Tmux(tmp_path)
+    shell = f"env PS1='{PROMPT}' bash --norc --noprofile"
+    server.cmd("new-session", "-d", "-s", "main", "-x", "80", "-y", "24", "-c", str(tmp_path),
+               shell)
+    _until("the shell prompt", lambda: PROMPT.strip() in server.screen(), 20.0)
+    return server
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.skipif(__import__("shutil").which("tmux") is None
+                    and os.environ.get("CI") != "true", reason="tmux is not installed")
+def test_run_shows_audio_off_the_site_action_text_and_every_key_at_80x24(tmp_path: Path
+                                                                         ) -> None:
+    import shlex
+
+    link = tmp_path / "ttyTC0"
+    config = tmp_path / "site.toml"
+    config.write_text(f"""
+[station]
+name = "ct-suite-2"
+
+[[devices]]
+id = "tcbox"
+protocol = "line"
+port = "{link}"
+
+[[channels]]
+id = "P1"
+label = "cryoprobe 1 tip"
+device = "tcbox"
+index = 0
+role = "probe"
+
+[[channels]]
+id = "N1"
+label = "L4 right neuroforamen"
+device = "tcbox"
+index = 1
+role = "nerve"
+
+[[channels]]
+id = "N2"
+label = "L4 epidural"
+device = "tcbox"
+index = 2
+role = "nerve"
+
+[display]
+actions = {{ "nerve.below_critical" = "{SITE_ACTION}" }}
+""")
+    device = subprocess.Popen([*CLI, "simulate", "--scenario", "demo", "--protocol", "line",
+                               "--link", str(link), "--speed", "30"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    server = _tmux_80x24(tmp_path)
+    try:
+        _until("the emulated device", link.exists, 20.0)
+        argv = [*CLI, "run", "--config", str(config), "--audio", "off", "--session",
+                str(tmp_path / "s.cgsession"), "--events-out", str(tmp_path / "ev.jsonl")]
+        server.type(" ".join(shlex.quote(a) for a in argv)
+                    + f"; echo EXIT=$? > {tmp_path / 'exit'}", enter=True)
+        # The demo scenario reaches 10 °C about 187 s in: about 6 s at x30.
+        def shown() -> str | None:
+            text: str = server.screen()
+            return text if SITE_ACTION in text else None
+
+        screen = _until("the high alarm with the site's action text", shown, 40.0)
+        lines = screen.splitlines()
+        assert "audio: AUDIO OFF" in lines[1]  # the inactivation state, always in view
+        assert "*** HIGH" in screen
+        footer = next(line for line in reversed(lines) if line.strip())
+        assert footer.rstrip().endswith("q quit")
+        for key in ("a ack", "p pause", "c CO2", "s saline", "n note"):
+            assert key in footer
+        server.type("q")
+        _until("the quit question", lambda: "quit? (y/n)" in server.screen(), 5.0)
+        server.type("y")
+        _until("the exit status", (tmp_path / "exit").exists, 10.0)
+        assert (tmp_path / "exit").read_text().strip() == "EXIT=0"
+    finally:
+        server.kill()
+        device.terminate()
+        device.wait(10)
+    started = json.loads((tmp_path / "ev.jsonl").read_text().splitlines()[0])
+    assert started["type"] == "session.started" and started["audio"] == "off"

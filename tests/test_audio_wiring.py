@@ -298,6 +298,50 @@ def test_with_the_live_display_the_burst_is_heard_once_and_the_key_a_stops_it(
             proc.kill()
 
 
+@pytest.mark.timeout(60)
+def test_a_bell_blocked_on_a_terminal_that_stopped_reading_is_a_high_alarm(tmp_path: Path
+                                                                            ) -> None:
+    """The terminal stops reading (its buffer full, as when an SSH session stalls): the BEL
+    write blocks in the sound thread, never on the alarm path; the watchdog raises
+    ``audio.output_failed`` at high priority (no sound can be trusted), and ``quit`` still
+    ends the session at once."""
+    master, slave = os.openpty()
+    try:
+        os.set_blocking(slave, False)
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                os.write(slave, b"x" * 4096)  # nobody reads the master: the buffer fills
+        os.set_blocking(slave, True)
+        ev = tmp_path / "ev.jsonl"
+        proc = subprocess.Popen(
+            [*CLI, "demo", "--headless", "--speed", SPEED, "--rate", "5", "--audio", "bell",
+             "--events-out", str(ev), "--session", str(tmp_path / "s.cgsession")],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=slave, env=ENV,
+            start_new_session=True)
+        assert proc.stdin is not None
+        stream = Events(ev)
+        try:
+            failed, _ = stream.wait("audio.output_failed", lambda r: r.get("alarm") ==
+                                    "audio.output_failed" and r["type"] == "alarm.raised")
+            assert failed["priority"] == "high" and "stalled" in failed["message"]
+            # Detection went on meanwhile.
+            stream.wait("the 10 °C alarm", _high_raised)
+            proc.stdin.write(b"quit\n")
+            proc.stdin.flush()
+            assert _finish(proc, 5.0) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+    finally:
+        for fd in (slave, master):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    stream.poll()
+    assert stream.records[-1]["type"] == "session.ended"
+    assert stream.records[-1]["reason"] == "quit command"
+
+
 # `cryoguard run` in a real terminal (tmux) at 80×24 ------------------------------------------
 
 SITE_ACTION = "SITE: inject CO2 now, call Dr Rossi"

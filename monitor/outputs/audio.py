@@ -30,7 +30,7 @@ from monitor.audio.schedule import BurstScheduler
 from monitor.audio.spec import BURSTS
 from monitor.engine import Snapshot
 from monitor.model import Priority
-from monitor.outputs.base import OutputContext
+from monitor.outputs.base import STALL_AFTER_S, OutputContext, WriteWatch
 from monitor.text import printable
 
 NAME = "audio"
@@ -47,6 +47,8 @@ class AudioOutput:
     """
 
     name = NAME
+    # A crashed or stalled sound output means no alarm sound: as high as the display's.
+    fault_priority = Priority.HIGH
 
     def __init__(self, mode: Mode = "auto", *, bell: TerminalBell | None = None,
                  clock: Callable[[], float] = time.monotonic,
@@ -76,6 +78,9 @@ class AudioOutput:
         self._thread: threading.Thread | None = None
         self._context: OutputContext | None = None
         self._faulted = False
+        # Brackets each write to the sound device or terminal: a BEL blocked on a terminal
+        # that stopped reading is seen by the daemon's watchdog (audio.output_failed).
+        self.watch = WriteWatch(STALL_AFTER_S)
 
     def header_entry(self) -> dict[str, str]:
         """For the session header (``header["audio_output"]``): ``output``, ``requested``
@@ -181,7 +186,8 @@ class AudioOutput:
             self.playing = start
             self.bursts_started += 1
         try:
-            backend.tick(now)
+            with self.watch.writing():
+                backend.tick(now)
         except BackendFailed as exc:
             self._fall_back(str(exc), now)
             return

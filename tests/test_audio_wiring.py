@@ -72,9 +72,15 @@ class PtyReader:
         os.write(self.master, text.encode())
 
     def close(self) -> None:
-        for fd in (self.slave, self.master):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        """Close the slave (the reader then gets EIO and ends), wait for the reader, then
+        close the master: a reader left running could read a later test's pty that reuses
+        the descriptor number."""
+        with contextlib.suppress(OSError):
+            os.close(self.slave)
+        self._thread.join(5.0)
+        assert not self._thread.is_alive(), "the pty reader did not end"
+        with contextlib.suppress(OSError):
+            os.close(self.master)
 
 
 @pytest.fixture
@@ -306,16 +312,20 @@ def test_a_bell_blocked_on_a_terminal_that_stopped_reading_is_a_high_alarm(tmp_p
     ``audio.output_failed`` at high priority (no sound can be trusted), and ``quit`` still
     ends the session at once."""
     master, slave = os.openpty()
-    try:
-        os.set_blocking(slave, False)
-        with contextlib.suppress(BlockingIOError):
+
+    def fill() -> None:  # nobody reads the master: this blocks once the terminal is full
+        with contextlib.suppress(OSError):
             while True:
-                os.write(slave, b"x" * 4096)  # nobody reads the master: the buffer fills
-        os.set_blocking(slave, True)
+                os.write(slave, b"x" * 4096)
+
+    filler = threading.Thread(target=fill, daemon=True)
+    filler.start()
+    try:
         ev = tmp_path / "ev.jsonl"
         proc = subprocess.Popen(
             [*CLI, "demo", "--headless", "--speed", SPEED, "--rate", "5", "--audio", "bell",
-             "--events-out", str(ev), "--session", str(tmp_path / "s.cgsession")],
+             "--duration", "1500", "--events-out", str(ev), "--session",
+             str(tmp_path / "s.cgsession")],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=slave, env=ENV,
             start_new_session=True)
         assert proc.stdin is not None
@@ -334,9 +344,10 @@ def test_a_bell_blocked_on_a_terminal_that_stopped_reading_is_a_high_alarm(tmp_p
                 proc.kill()
                 proc.wait(10)
     finally:
-        for fd in (slave, master):
+        for fd in (master, slave):  # closing the master ends the filler's blocked write
             with contextlib.suppress(OSError):
                 os.close(fd)
+        filler.join(5.0)
     stream.poll()
     assert stream.records[-1]["type"] == "session.ended"
     assert stream.records[-1]["reason"] == "quit command"

@@ -133,7 +133,10 @@ class AudioOutput:
             while not self._closing.is_set():
                 await asyncio.sleep(0.5)
         finally:
-            await self.close()
+            # Only tell the sound thread to stop: waiting for it here (a BEL blocked on a
+            # stalled terminal) would hold the session's end; close() waits, within its budget.
+            self._closing.set()
+            self._wake.set()
 
     async def close(self) -> None:
         self._closing.set()

@@ -59,7 +59,6 @@ def demo_config(scenario: Any, protocol: str, link: Path) -> Config:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
     import tempfile
 
     from monitor.daemon.devices import device_params
@@ -103,21 +102,22 @@ def run(args: argparse.Namespace) -> int:
 
             return [steady.run, serve_scenario]
 
-        status = start_session(
+        def pacing() -> list[str]:
+            # What the steady clock did, so it can be checked: a pause of the whole process
+            # (a busy machine) stopped the simulated world instead of making a gap in it.
+            if not steady.stalls:
+                return []
+            return [f"demo pacing: {steady.stalls} pause(s) of this process taken out of "
+                    f"session time (longest {steady.longest_stall_s * 1000:.0f} ms)"]
+
+        return start_session(
             args, config, device_params(config), mode="demo", speed=args.speed,
             duration_s=duration, extra_tasks=emulator,
             header_extra={"scenario": f"{scenario.name}: {scenario.summary}",
                           "pacing": "steady clock shared by the emulated device and the "
                                     "monitor (a pause of this process is not session time)"},
-            script=scripted_actions(scenario), clock=SessionClock(args.speed, monotonic=steady))
-    pauses = steady.stalls
-    if pauses:
-        # What the steady clock did, so it can be checked: a pause of the whole process
-        # (a busy machine) stopped the simulated world instead of making a gap in it.
-        print(f"cryoguard: demo pacing: {pauses} pause(s) of this process taken out of "
-              f"session time (longest {steady.longest_stall_s * 1000:.0f} ms)",
-              file=sys.stderr)
-    return status
+            script=scripted_actions(scenario), clock=SessionClock(args.speed, monotonic=steady),
+            last_words=pacing)
 
 
 def scripted_actions(scenario: Any) -> tuple[tuple[float, str], ...]:

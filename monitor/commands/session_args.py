@@ -82,14 +82,16 @@ def start_session(args: argparse.Namespace, config: Config, devices: Sequence[An
                   extra_tasks: Callable[[asyncio.Event], Sequence[Callable[[], Any]]]
                   | None = None,
                   script: Sequence[tuple[float, str]] = (),
-                  clock: SessionClock | None = None) -> int:
+                  clock: SessionClock | None = None,
+                  last_words: Callable[[], Sequence[str]] | None = None) -> int:
     """Build the outputs the arguments ask for and run the session until it ends.
 
     ``extra_tasks(ready)`` gives coroutines started before the session clock (simulated
     hardware); the clock starts once one of them sets ``ready``. ``script`` holds operator
     command lines applied at their session times (a demo scenario's actions). ``clock`` is
     the session clock (default: wall time × ``speed``; a demo passes one on its steady
-    clock, docs/simulator.md "Pacing at high speed").
+    clock, docs/simulator.md "Pacing at high speed"). ``last_words()`` gives lines for the end
+    of the session, printed before the line that says whether the session was saved.
 
     The alarm sound is an output of its own (``--audio``, docs/audio.md): the header shows
     what it goes through (``audio_output``) and ``session.started`` records it (``audio``).
@@ -133,7 +135,7 @@ def start_session(args: argparse.Namespace, config: Config, devices: Sequence[An
         stdin_commands=headless, log=headless, log_level=level, script=tuple(script),
         header_extra={**(header_extra or {}), "audio_output": audio.header_entry(),
                       "actions": config.display.alarm_actions()},
-        started_fields=audio.started_fields())
+        started_fields=audio.started_fields(), last_words=last_words)
 
     stuck: list[bool] = []
 

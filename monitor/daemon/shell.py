@@ -91,6 +91,8 @@ class SessionOptions:
     script: Sequence[tuple[float, str]] = ()  # (session s, command line): a demo's actions
     header_extra: dict[str, Any] = field(default_factory=dict)
     started_fields: dict[str, Any] = field(default_factory=dict)  # e.g. {"audio": "bell"}
+    # Lines for the end, before the save line (which stays last): e.g. the demo's pacing.
+    last_words: Callable[[], Sequence[str]] | None = None
 
 
 class _DeviceSink:
@@ -326,6 +328,9 @@ class SessionShell:
         """The last lines on stderr: whether the session file holds everything."""
         core = self.core
         lines = list(self.last_lines)
+        if self.options.last_words is not None:
+            with contextlib.suppress(Exception):  # never lose the save line to it
+                lines += list(self.options.last_words())
         if core is not None:
             lines += [f"after the end: {m}" for m in core.after_end[:5]
                       if not m.startswith("recorder:")]  # the save line says it

@@ -86,12 +86,15 @@ def record_arrays(path: Path, config: Config, t: NDArray[np.float64],
     pending = sorted(inputs, key=lambda item: item[0])
     statuses = [Status(s) for s in range(len(Status))]
     n = t.shape[0]
-    for lo in range(0, n, scans_per_batch):
-        hi = min(n, lo + scans_per_batch)
+    lo = 0
+    while lo < n:
         while pending and pending[0][0] <= float(t[lo]):
             when, kind, payload = pending.pop(0)
             recorder.input(when, kind, payload)
             record(apply_input(engine, when, kind, payload))
+        hi = min(n, lo + scans_per_batch)
+        if pending:  # a batch never runs past the next input: it is applied at its own time
+            hi = min(hi, max(lo + 1, int(np.searchsorted(t, pending[0][0], side="left"))))
         batch = [Reading(float(t[i]), cid, float(values[i, c]) if status[i, c] == 0 else None,
                          statuses[int(status[i, c])])
                  for i in range(lo, hi) for c, cid in enumerate(ids)]
@@ -99,6 +102,7 @@ def record_arrays(path: Path, config: Config, t: NDArray[np.float64],
         record(engine.feed(batch))
         if recorder.stats.pending > MAX_PENDING:
             _wait_committed(recorder, below=MAX_PENDING // 4)  # never make the recorder shed
+        lo = hi
     for when, kind, payload in pending:
         recorder.input(when, kind, payload)
         record(apply_input(engine, when, kind, payload))

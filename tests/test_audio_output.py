@@ -366,3 +366,22 @@ def test_speakers_failing_with_no_terminal_left_is_a_high_alarm(fake_speaker: No
     assert out.backend is None and out.header_entry()["output"] == "off"
     assert [(name, prio) for name, _, prio in context.faults] == [("audio", H)]
     assert "no alarm sound left" in context.faults[0][1]
+
+
+def test_the_sound_thread_ticks_only_during_a_burst(pipe: Pipe) -> None:
+    """10 ms ticks while a burst plays (pulse onsets on time); between bursts it sleeps until
+    the next one is due, and an idle monitor does not poll at all (snapshots wake it)."""
+    from monitor.outputs import audio
+
+    out = bell_output(pipe)
+    assert out._sleep_s(0.0) == audio.IDLE_S  # nothing sounding
+    s = Session(out, pipe)
+    s.reading(9.0)  # below critical: high
+    s.run(0.02)
+    assert out.playing is H and out._sleep_s(s.t) == audio.TICK_S
+    s.run(BURSTS[H].duration_s)  # the burst is over; the next one is due an interval later
+    assert out.playing is None
+    due = BURSTS[H].repeat_s - s.t
+    assert out._sleep_s(s.t) == pytest.approx(min(audio.IDLE_S, due))
+    s.t = BURSTS[H].repeat_s - 0.3
+    assert out._sleep_s(s.t) == pytest.approx(0.3)

@@ -34,7 +34,10 @@ from monitor.outputs.base import STALL_AFTER_S, OutputContext, WriteWatch
 from monitor.text import printable
 
 NAME = "audio"
-TICK_S = 0.01  # the sound thread looks at the time this often (a pulse onset is 10 ms late at most)
+TICK_S = 0.01  # during a burst the sound thread looks at the time this often (a pulse onset is
+# 10 ms late at most); between bursts it sleeps until the next one is due or a snapshot wakes it
+# (a new alarm starts its burst at once), so an idle monitor pays no 100 Hz polling
+IDLE_S = 1.0
 CLOSE_TIMEOUT_S = 1.0
 
 
@@ -160,7 +163,7 @@ class AudioOutput:
 
     def _loop(self) -> None:
         while not self._closing.is_set():
-            self._wake.wait(TICK_S)
+            self._wake.wait(self._sleep_s(self.clock()))
             self._wake.clear()
             if self._closing.is_set():
                 break
@@ -168,6 +171,17 @@ class AudioOutput:
                 self.step(self.clock())
             except Exception as exc:  # the sound must never take the daemon down
                 self._report(f"sound thread error: {type(exc).__name__}: {printable(exc)}")
+
+    def _sleep_s(self, now: float) -> float:
+        """How long the sound thread may sleep: a tick during a burst, else until the next
+        burst is due (at most ``IDLE_S``; every snapshot wakes it sooner)."""
+        backend = self.backend
+        if backend is not None and (self.playing is not None or backend.busy(now)):
+            return TICK_S
+        due = self.scheduler.next_at()
+        if due is None:
+            return IDLE_S
+        return min(IDLE_S, max(TICK_S, due - now))
 
     def step(self, now: float) -> None:
         """Start, stop and tick bursts for the latest snapshot at time ``now`` (the thread

@@ -170,8 +170,9 @@ class FakeContext:
     def recovered_threadsafe(self, output: str, message: str) -> None: ...
 
 
-async def test_speakers_asked_for_but_missing_fall_back_to_the_bell_and_say_so() -> None:
-    out = AudioOutput("speaker", bell=TerminalBell(fd=None))
+async def test_speakers_asked_for_but_missing_fall_back_to_the_bell_and_say_so(pipe: Pipe
+                                                                              ) -> None:
+    out = AudioOutput("speaker", bell=TerminalBell(fd=pipe.write))
     if out.status.output == "speaker":
         await out.close()
         pytest.skip("this machine has a sound device")
@@ -188,8 +189,8 @@ async def test_speakers_asked_for_but_missing_fall_back_to_the_bell_and_say_so()
     assert context.faults[0][2] is M
 
 
-async def test_auto_mode_falls_back_quietly_but_the_header_tells() -> None:
-    out = AudioOutput("auto", bell=TerminalBell(fd=None))
+async def test_auto_mode_falls_back_quietly_but_the_header_tells(pipe: Pipe) -> None:
+    out = AudioOutput("auto", bell=TerminalBell(fd=pipe.write))
     if out.status.output == "speaker":
         await out.close()
         pytest.skip("this machine has a sound device")
@@ -290,3 +291,97 @@ def test_a_failing_speaker_falls_back_to_the_bell_mid_burst(fake_speaker: None,
     assert [(name, prio) for name, _, prio in context.faults] == [("audio", M)]
     # The burst goes on, on the bell, from its start: the failure never silences the alarm.
     assert offsets(rings) == list(BURSTS[H].onsets_s)
+
+
+class NoTerminal(TerminalBell):
+    """A bell with no terminal to ring (a service without a controlling terminal)."""
+
+    def __init__(self) -> None:
+        super().__init__(fd=-1)
+        self.fd = None
+        self.problem = "no terminal for the bell (No such device or address)"
+
+
+@pytest.mark.parametrize("mode", ["auto", "speaker", "bell"])
+async def test_nothing_that_can_sound_is_audio_off_and_a_technical_alarm(
+        mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_device() -> Any:
+        raise player.BackendFailed("no sound output device (Error querying device -1)")
+
+    monkeypatch.setattr(player, "sound_device", no_device)
+    out = AudioOutput(mode, bell=NoTerminal())  # type: ignore[arg-type]
+    assert out.backend is None and out.status.output == "off"
+    assert "no terminal for the bell" in out.status.problem
+    assert out.header_entry()["output"] == "off" and out.header_entry()["problem"]
+    assert out.started_fields()["audio"] == "off"
+    context = FakeContext()
+    task = asyncio.create_task(out.run(context))  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert [(name, prio) for name, _, prio in context.faults] == [("audio", M)]
+    assert "no alarm sound" in context.faults[0][1]
+
+
+async def test_audio_off_on_purpose_is_no_technical_alarm() -> None:
+    out = AudioOutput("off")
+    context = FakeContext()
+    task = asyncio.create_task(out.run(context))  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert context.faults == []
+    assert out.started_fields() == {"audio": "off", "audio_requested": "off"}
+
+
+def test_the_header_entry_follows_a_fall_back_in_place(fake_speaker: None, pipe: Pipe) -> None:
+    out = AudioOutput("auto", bell=TerminalBell(fd=pipe.write))
+    entry = out.header_entry()  # what the session header holds for the whole session
+    assert entry == {"output": "speaker", "requested": "auto", "device": "test device"}
+    assert out.started_fields() == {"audio": "speaker", "audio_requested": "auto",
+                                    "audio_device": "test device"}
+    out._context = FakeContext()  # type: ignore[assignment]
+    s = Session(out, pipe)
+    s.reading(9.0)
+    s.run(0.1)
+    FakeStream.instances[0].active = False
+    s.run(0.5)
+    assert out.header_entry() is entry
+    assert entry["output"] == "bell" and "stopped" in entry["problem"]
+    assert "device" not in entry
+
+
+def test_speakers_failing_with_no_terminal_left_is_a_high_alarm(fake_speaker: None,
+                                                                pipe: Pipe) -> None:
+    context = FakeContext()
+    out = AudioOutput("auto", bell=NoTerminal())
+    out._context = context  # type: ignore[assignment]
+    s = Session(out, pipe)
+    s.reading(9.0)
+    s.run(0.1)
+    FakeStream.instances[0].active = False
+    s.run(0.5)
+    assert out.backend is None and out.header_entry()["output"] == "off"
+    assert [(name, prio) for name, _, prio in context.faults] == [("audio", H)]
+    assert "no alarm sound left" in context.faults[0][1]
+
+
+def test_the_sound_thread_ticks_only_during_a_burst(pipe: Pipe) -> None:
+    """10 ms ticks while a burst plays (pulse onsets on time); between bursts it sleeps until
+    the next one is due, and an idle monitor does not poll at all (snapshots wake it)."""
+    from monitor.outputs import audio
+
+    out = bell_output(pipe)
+    assert out._sleep_s(0.0) == audio.IDLE_S  # nothing sounding
+    s = Session(out, pipe)
+    s.reading(9.0)  # below critical: high
+    s.run(0.02)
+    assert out.playing is H and out._sleep_s(s.t) == audio.TICK_S
+    s.run(BURSTS[H].duration_s)  # the burst is over; the next one is due an interval later
+    assert out.playing is None
+    due = BURSTS[H].repeat_s - s.t
+    assert out._sleep_s(s.t) == pytest.approx(min(audio.IDLE_S, due))
+    s.t = BURSTS[H].repeat_s - 0.3
+    assert out._sleep_s(s.t) == pytest.approx(0.3)

@@ -61,8 +61,8 @@ def check(path: Path, capsys: pytest.CaptureFixture[str]) -> int:
     assert code in (0, 2), err
     assert "Traceback" not in err
     if code == 2:
-        assert len([line for line in err.splitlines()
-                    if line.startswith("cryoguard replay: ")]) == 1
+        lines = [line for line in err.splitlines() if line.startswith("cryoguard replay: ")]
+        assert len(lines) == 1
     return code
 
 

@@ -13,17 +13,18 @@ from pathlib import Path
 
 import pytest
 
+from simulators.emulators.player import MAX_DEMO_SPEED
 from simulators.scenarios import SCENARIOS
 from tests.daemon_helpers import alarm_key, cryoguard, events, raised
 
-WALL_S = 7.0  # wall seconds per scenario: speed = duration / WALL_S
+WALL_S = 7.0  # wall seconds per scenario: speed = duration / WALL_S, at most the demo's cap
 
 
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("name", ["unplug"])
 def test_scenario_end_to_end_and_replay_identical(name: str, tmp_path: Path) -> None:
     scenario = SCENARIOS[name]
-    speed = max(20.0, scenario.duration_s / WALL_S)
+    speed = min(MAX_DEMO_SPEED, max(20.0, scenario.duration_s / WALL_S))
     live = tmp_path / "live.jsonl"
     session = tmp_path / "s.cgsession"
     proc = cryoguard("demo", "--scenario", name, "--headless", "--speed", f"{speed:g}",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -132,3 +133,59 @@ async def test_plain_clock_raises_stale_on_a_pause_steady_clock_does_not(tmp_pat
     assert stale(paced) == []
     assert steady.stalls >= 3 and steady.longest_stall_s >= PAUSE_S  # taken out
     assert paced[-1]["type"] == "session.ended" and paced[-1]["t"] >= DURATION_S
+
+
+# The command itself: `cryoguard demo` paces on the steady clock ----------------------------
+
+def test_cryoguard_demo_refuses_a_speed_above_the_cap_in_one_line() -> None:
+    from simulators.emulators.player import MAX_DEMO_SPEED
+    from tests.daemon_helpers import cryoguard
+
+    proc = cryoguard("demo", "--headless", "--speed", f"{MAX_DEMO_SPEED + 1:g}")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cryoguard demo: --speed: at most 60")
+    assert f"at most {MAX_DEMO_SPEED:g}" in " ".join(cryoguard("demo", "--help").stdout.split())
+
+
+@pytest.mark.timeout(90)
+def test_cryoguard_demo_stopped_by_the_machine_shows_no_stale_sensor(tmp_path: Path) -> None:
+    """The whole process is stopped (SIGSTOP) three times for 150 ms at x60 (9 s of session
+    time each, over four times the 2 s stale delay): the demo's one steady clock stops with
+    it, so no channel is reported stale, and the command says it took the pauses out."""
+    import signal
+    import subprocess
+
+    from tests.daemon_helpers import spawn
+
+    ev = tmp_path / "ev.jsonl"
+    proc = spawn("demo", "--headless", "--speed", "60", "--rate", "5", "--duration", "300",
+                 "--audio", "off", "--events-out", str(ev), "--session",
+                 str(tmp_path / "s.cgsession"), stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            text = ev.read_text() if ev.exists() else ""
+            if '"device.connected"' in text:
+                break
+            time.sleep(0.02)
+        else:
+            raise AssertionError("the demo's device never connected")
+        for _ in range(3):
+            time.sleep(0.2)
+            proc.send_signal(signal.SIGSTOP)
+            time.sleep(0.15)
+            proc.send_signal(signal.SIGCONT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err[-2000:]
+    records = [json.loads(line) for line in ev.read_text().splitlines() if line.strip()]
+    assert records[-1]["type"] == "session.ended"
+    assert stale(records) == []
+    assert "pacing: steady clock shared by the emulated device and the monitor" in err
+    taken = re.search(r"demo pacing: (\d+) pause\(s\) of this process taken out of session "
+                      r"time \(longest (\d+) ms\)", err)
+    assert taken is not None, err[-2000:]
+    assert int(taken.group(1)) >= 3 and int(taken.group(2)) >= 140

@@ -208,8 +208,23 @@ def test_time_to_limit_words(secs: float, words: str | None) -> None:
 
 
 def test_footer_lists_the_keys_and_the_quit_prompt_replaces_it() -> None:
+    from monitor.display.keys import KEYMAP
+
+    wide = screen(snap([chan("N1")]), width=120, height=24)[-1]
+    for shown in ("a ack all", "p pause audio", "v active thaw", "c CO2", "s saline",
+                  "n note", "q quit"):
+        assert shown in wide
     lines = screen(snap([chan("N1")]), width=80, height=24)
-    assert "a ack all" in lines[-1] and "q quit" in lines[-1]
+    footer = lines[-1]
+    # Every key of the display at 80 columns, each with its word, and never without q quit.
+    for shown in ("a ack", "p pause", "f freeze", "t thaw", "v active thaw", "e end",
+                  "c CO2", "s saline", "n note"):
+        assert shown in footer
+    assert footer.rstrip().endswith("q quit") and "…" not in footer
+    assert {k for k in KEYMAP if k.isalpha()} <= set(footer.split())
+    for width in (60, 40, 24):
+        assert screen(snap([chan("N1")]), width=width, height=24)[-1].rstrip().endswith(
+            "q quit")
     prompt = screen(snap([chan("N1")]), width=80, height=24, quit_prompt=True)
     assert "quit? (y/n)" in prompt[-1]
     remote = screen(snap([chan("N1")]), width=80, height=24, read_only=True)
@@ -236,7 +251,7 @@ def test_sixty_four_channels_at_80x24_fit_the_screen_in_a_grid() -> None:
     for i in range(64):  # every channel is still on screen
         assert f"C{i:02d}" in text
     assert "OPEN" in text
-    assert "a ack all" in lines[-1]
+    assert "a ack" in lines[-1] and lines[-1].rstrip().endswith("q quit")  # the footer stays
 
 
 @settings(max_examples=25, deadline=None)
@@ -484,7 +499,10 @@ def test_interventions_mark_the_sparkline_and_the_header_says_how_long_ago() -> 
 @pytest.mark.parametrize(("output", "shown"), [
     ({"output": "bell", "requested": "auto", "problem": "no sound output device (x)"},
      "BELL ONLY: no sound output device"),
-    ({"output": "off", "requested": "off"}, "AUDIO OFF"),
+    ({"output": "off", "requested": "off"}, "AUDIO OFF, silent HIGH"),
+    ({"output": "off", "requested": "auto",
+      "problem": "no sound output device (x); no terminal for the bell (y)"},
+     "AUDIO OFF: no sound output device"),
     ({"output": "speaker", "requested": "auto"}, "(speaker)")])
 def test_header_says_what_the_alarm_sound_goes_through(output: dict[str, str], shown: str
                                                        ) -> None:

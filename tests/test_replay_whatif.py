@@ -157,3 +157,12 @@ def test_replay_spec_keeps_recorded_roles_and_config_definitions() -> None:
     spec = replay_spec(config.engine_spec(), recorded)
     assert [(c.id, c.role) for c in spec.channels] == [
         ("P1", Role.SKIN), ("N1", Role.NERVE), ("X9", Role.NERVE)]
+
+
+def test_the_recording_stations_output_faults_are_not_compared() -> None:
+    """A missing sound device or a full disk at the bedside is no difference of thresholds."""
+    recorded = [{"type": "alarm.raised", "alarm": "audio.output_failed", "t": 0.2},
+                {"type": "alarm.raised", "alarm": "recorder.output_failed", "t": 30.0},
+                {"type": "alarm.raised", "alarm": "N1.below_critical", "t": 90.0}]
+    changes = compare_alarms(recorded, [raised("N1.below_critical", 90.0)])
+    assert [(c.alarm, c.change) for c in changes] == [("N1.below_critical", "same")]

@@ -42,6 +42,14 @@ class BurstScheduler:
             return self._start(now, sounding)
         return None
 
+    def next_at(self) -> float | None:
+        """When the sounding priority's next burst is due (``None``: none is, until the
+        sounding priority changes or a new alarm comes), so a caller can sleep till then."""
+        if self._sounding is None or self._last_start is None:
+            return None
+        repeat = self.bursts[self._sounding].repeat_s
+        return None if repeat is None else self._last_start + repeat
+
     def _start(self, now: float, priority: Priority) -> Priority:
         self._last_start = now
         return priority

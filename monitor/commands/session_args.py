@@ -17,9 +17,11 @@ if TYPE_CHECKING:
 
     from drivers.params import AnyParams
     from monitor.config.schema import Config
+    from monitor.daemon.shell import SessionClock
     from monitor.outputs.base import Output
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+AUDIO_MODES = ("speaker", "bell", "off")
 
 
 def add_session_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +36,11 @@ def add_session_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--session", metavar="PATH", type=Path,
                         help="session file to record to (default: a new file under the "
                              "config's recording directory, 'sessions/')")
+    parser.add_argument("--audio", choices=AUDIO_MODES, default=None,
+                        help="the alarm sound: speaker (IEC 60601-1-8 bursts on the sound "
+                             "device), bell (the terminal bell) or off (no sound at all; the "
+                             "header says AUDIO OFF). Default: speaker when an output device "
+                             "opens, else bell (the header says why)")
     parser.add_argument("--mqtt", metavar="URL",
                         help="publish to an MQTT broker: mqtt[s]://[user:pass@]host[:port]/"
                              "station (the station named here names the whole session)")
@@ -49,13 +56,15 @@ def add_session_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _display(config: Config) -> Output | None:
+    """The live display, with its own bell off: the audio output makes the one alarm sound
+    (speakers or the terminal bell, docs/audio.md), so a burst is never heard twice."""
     import importlib
 
     try:
         module = importlib.import_module("monitor.outputs.display")
     except ModuleNotFoundError:
         return None
-    output: Output = module.LiveDisplay(config.display)
+    output: Output = module.LiveDisplay(config.display.model_copy(update={"bell": False}))
     return output
 
 
@@ -72,12 +81,20 @@ def start_session(args: argparse.Namespace, config: Config, devices: Sequence[An
                   header_extra: dict[str, Any] | None = None,
                   extra_tasks: Callable[[asyncio.Event], Sequence[Callable[[], Any]]]
                   | None = None,
-                  script: Sequence[tuple[float, str]] = ()) -> int:
+                  script: Sequence[tuple[float, str]] = (),
+                  clock: SessionClock | None = None,
+                  last_words: Callable[[], Sequence[str]] | None = None) -> int:
     """Build the outputs the arguments ask for and run the session until it ends.
 
     ``extra_tasks(ready)`` gives coroutines started before the session clock (simulated
     hardware); the clock starts once one of them sets ``ready``. ``script`` holds operator
-    command lines applied at their session times (a demo scenario's actions).
+    command lines applied at their session times (a demo scenario's actions). ``clock`` is
+    the session clock (default: wall time × ``speed``; a demo passes one on its steady
+    clock, docs/simulator.md "Pacing at high speed"). ``last_words()`` gives lines for the end
+    of the session, printed before the line that says whether the session was saved.
+
+    The alarm sound is an output of its own (``--audio``, docs/audio.md): the header shows
+    what it goes through (``audio_output``) and ``session.started`` records it (``audio``).
 
     One station name per session: the MQTT station (the ``--mqtt`` URL's path, else
     ``[mqtt] station``) when publishing, else ``[station] name``; it is the station of the
@@ -87,6 +104,7 @@ def start_session(args: argparse.Namespace, config: Config, devices: Sequence[An
     import logging
 
     from monitor.daemon.shell import SessionClock, SessionOptions, SessionShell
+    from monitor.outputs.audio import AudioOutput
 
     if args.append and not args.events_out:
         raise UsageError("--append goes with --events-out PATH")
@@ -106,27 +124,36 @@ def start_session(args: argparse.Namespace, config: Config, devices: Sequence[An
         mqtt = MqttOutput(args.mqtt, config.mqtt, station=config.station.name)
         config = with_station(config, mqtt.station)
         outputs.append(mqtt)
+    # Opened last (a refused argument above leaves no sound device open); first among the
+    # outputs, so it hears of an alarm before the screen is drawn.
+    audio = AudioOutput(getattr(args, "audio", None) or "auto")
+    outputs.insert(0, audio)
     level = getattr(logging, (args.log_level or "info").upper())
     options = SessionOptions(
         mode=mode, events_out=args.events_out, append=args.append,
         session_path=args.session, speed=speed, duration_s=duration_s,
         stdin_commands=headless, log=headless, log_level=level, script=tuple(script),
-        header_extra=header_extra or {})
+        header_extra={**(header_extra or {}), "audio_output": audio.header_entry(),
+                      "actions": config.display.alarm_actions()},
+        started_fields=audio.started_fields(), last_words=last_words)
 
     stuck: list[bool] = []
 
     async def main() -> int:
-        clock = SessionClock(speed)
+        session_clock = clock or SessionClock(speed)
         ready = asyncio.Event() if extra_tasks else None
         tasks = extra_tasks(ready) if extra_tasks and ready else ()
-        shell = SessionShell(config, devices, options, outputs=outputs, clock=clock,
+        shell = SessionShell(config, devices, options, outputs=outputs, clock=session_clock,
                              extra_tasks=tasks, ready=ready)
         try:
             return await shell.run()
         finally:
             stuck.append(shell.stuck)
 
-    status = asyncio.run(main())
+    try:
+        status = asyncio.run(main())
+    finally:
+        audio.discard()
     if any(stuck):
         # The session file is closed and the last lines are out (or could not be): only a
         # write to a reader that never reads is left. A normal exit would wait for it for

@@ -46,6 +46,11 @@ def header_lines(header: Mapping[str, Any], session: os.PathLike[str] | None) ->
                                             if header.get("speed", 1) != 1 else "")]
     if header.get("scenario"):
         lines.append(f"  scenario: {header['scenario']}")
+    if header.get("pacing"):
+        lines.append(f"  pacing: {header['pacing']}")
+    audio = audio_words(header.get("audio_output"))
+    if audio:
+        lines.append(f"  alarm sound: {audio}")
     for dev in header.get("devices", []):
         lines.append(f"  device {dev['id']}: {dev['protocol']} on {dev['port']}")
     for ch in header.get("channels", []):
@@ -56,3 +61,19 @@ def header_lines(header: Mapping[str, Any], session: os.PathLike[str] | None) ->
         lines.append(f"  recording to {os.fspath(session)}")
     lines.append(f"  commands: {USAGE}")
     return [printable(line) for line in lines]
+
+
+def audio_words(entry: object) -> str:
+    """The header's ``audio_output`` entry in words, for the log (the display has its own)."""
+    if not isinstance(entry, Mapping):
+        return ""
+    output, problem = entry.get("output"), entry.get("problem")
+    why = f" ({problem})" if problem else ""
+    if output == "speaker":
+        device = entry.get("device")
+        return f"speakers{f' ({device})' if device else ''}"
+    if output == "bell":
+        return f"terminal bell only{why}"
+    if output == "off":
+        return f"AUDIO OFF{': nothing can sound' + why if problem else ' (--audio off)'}"
+    return ""

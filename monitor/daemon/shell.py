@@ -90,6 +90,9 @@ class SessionOptions:
     stdin_commands: bool = True
     script: Sequence[tuple[float, str]] = ()  # (session s, command line): a demo's actions
     header_extra: dict[str, Any] = field(default_factory=dict)
+    started_fields: dict[str, Any] = field(default_factory=dict)  # e.g. {"audio": "bell"}
+    # Lines for the end, before the save line (which stays last): e.g. the demo's pacing.
+    last_words: Callable[[], Sequence[str]] | None = None
 
 
 class _DeviceSink:
@@ -194,7 +197,7 @@ class SessionShell:
             core.start({
                 "mode": self.options.mode, "station": self.config.station.name,
                 "session": str(self.recorder.path) if self.recorder else None,
-                "speed": self.options.speed,
+                "speed": self.options.speed, **self.options.started_fields,
                 "message": f"{self.options.mode} session started on {self.config.station.name}"})
             if self.log is not None:
                 for line in header_lines(self._header,
@@ -325,6 +328,9 @@ class SessionShell:
         """The last lines on stderr: whether the session file holds everything."""
         core = self.core
         lines = list(self.last_lines)
+        if self.options.last_words is not None:
+            with contextlib.suppress(Exception):  # never lose the save line to it
+                lines += list(self.options.last_words())
         if core is not None:
             lines += [f"after the end: {m}" for m in core.after_end[:5]
                       if not m.startswith("recorder:")]  # the save line says it

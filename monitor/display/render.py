@@ -61,8 +61,14 @@ _MONO: Mapping[Priority, tuple[str, str]] = {
     Priority.MEDIUM: ("reverse", ""),
     Priority.LOW: ("", ""),
 }
-KEYS = (("a", "ack all"), ("p", "pause audio"), ("f", "freeze"), ("t", "thaw"),
-        ("v", "active thaw"), ("e", "end"), ("q", "quit"))
+# The footer's keys (monitor/display/keys.py), each with its long and short words. The footer
+# takes the longest form that fits; "q quit" is always kept (docs/display.md, "Keys").
+KEYS = (("a", "ack all", "ack"), ("p", "pause audio", "pause"), ("f", "freeze", "freeze"),
+        ("t", "thaw", "thaw"), ("v", "active thaw", "active thaw"), ("e", "end", "end"),
+        ("c", "CO2", "CO2"), ("s", "saline", "saline"), ("n", "note", "note"),
+        ("q", "quit", "quit"))
+# When even the short compact form is too wide, keys go in this order (q never).
+_FOOTER_DROP = ("e", "v", "n", "t", "f", "s", "c", "p", "a")
 BIG_DIGITS = FONT2  # the two-row font (kept for callers that read the screen back)
 BIG_ROLES = frozenset({"nerve", "skin"})  # the channels read from across the room
 DIGIT_ROWS = (4, 2)  # large-digit heights tried, tallest first
@@ -261,6 +267,9 @@ def _audio(snapshot: Snapshot, header: Mapping[str, Any], style: _Style) -> Text
     out = output.get("output") if isinstance(output, Mapping) else None
     if out == "off":
         text.append("AUDIO OFF", style=style.bad())
+        problem = output.get("problem") if isinstance(output, Mapping) else None
+        if problem:  # not asked for: nothing could sound (no device, no terminal)
+            text.append(f": {printable(problem).split(' (')[0]}", style=style.technical())
         if audio.sounding is not None:
             text.append(f", silent {PRIORITY_WORDS[audio.sounding]}")
         return text
@@ -768,8 +777,27 @@ def _footer(width: int, quit_prompt: bool, read_only: bool, style: _Style, *,
         line.append(" read-only remote view ", style="reverse")
         line.append("  acknowledge and pause at the bedside station; Ctrl-C leaves")
         return line
-    for key, words in KEYS:
+    for key, words, gap in _footer_keys(width):
         line.append(f" {key}", style="bold reverse")
-        line.append(f" {words} ")
+        line.append(f" {words}{gap}")
     line.truncate(width, overflow="ellipsis")
     return line
+
+
+def _footer_keys(width: int) -> list[tuple[str, str, str]]:
+    """(key, words, gap after) for the widest footer that fits ``width``: long words, then
+    short words, then short words with one space between keys (the key's reverse video
+    still sets it apart), then keys dropped in :data:`_FOOTER_DROP` order."""
+    def size(items: list[tuple[str, str, str]]) -> int:
+        return sum(2 + 1 + cell_len(words) + len(gap) for _, words, gap in items)
+
+    forms = ([(k, long, " ") for k, long, _ in KEYS], [(k, short, " ") for k, _, short in KEYS])
+    for form in forms:
+        if size(form) <= width:
+            return form
+    compact = [(k, short, "") for k, _, short in KEYS]
+    for key in _FOOTER_DROP:
+        if size(compact) <= width:
+            break
+        compact = [item for item in compact if item[0] != key]
+    return compact

@@ -30,11 +30,14 @@ from monitor.audio.schedule import BurstScheduler
 from monitor.audio.spec import BURSTS
 from monitor.engine import Snapshot
 from monitor.model import Priority
-from monitor.outputs.base import OutputContext
+from monitor.outputs.base import STALL_AFTER_S, OutputContext, WriteWatch
 from monitor.text import printable
 
 NAME = "audio"
-TICK_S = 0.01  # the sound thread looks at the time this often (a pulse onset is 10 ms late at most)
+TICK_S = 0.01  # during a burst the sound thread looks at the time this often (a pulse onset is
+# 10 ms late at most); between bursts it sleeps until the next one is due or a snapshot wakes it
+# (a new alarm starts its burst at once), so an idle monitor pays no 100 Hz polling
+IDLE_S = 1.0
 CLOSE_TIMEOUT_S = 1.0
 
 
@@ -47,6 +50,8 @@ class AudioOutput:
     """
 
     name = NAME
+    # A crashed or stalled sound output means no alarm sound: as high as the display's.
+    fault_priority = Priority.HIGH
 
     def __init__(self, mode: Mode = "auto", *, bell: TerminalBell | None = None,
                  clock: Callable[[], float] = time.monotonic,
@@ -55,6 +60,17 @@ class AudioOutput:
         self.clock = clock
         self._bell = bell  # the terminal for the bell (None: find one when needed)
         self.backend, self.status = backend if backend is not None else open_backend(mode, bell)
+        if isinstance(self.backend, BellBackend) and not self.backend.bell.available:
+            # Neither speakers nor a terminal: nothing can sound. Say so as "audio off" (IEC
+            # 60601-1-8: an inactivation state that must be visible) with the reason; run()
+            # raises the technical alarm unless off was asked for.
+            self.backend.close()
+            self.backend = None
+            self.status = AudioStatus("off", mode, problem=self.status.problem
+                                      or "no terminal for the bell")
+        # The header's entry, kept up to date in place when the output falls back, so the
+        # screen never shows a choice that no longer holds.
+        self._entry: dict[str, str] = self.status.header_entry()
         self.scheduler = BurstScheduler()
         self.playing: Priority | None = None
         self.bursts_started = 0
@@ -65,10 +81,35 @@ class AudioOutput:
         self._thread: threading.Thread | None = None
         self._context: OutputContext | None = None
         self._faulted = False
+        # Brackets each write to the sound device or terminal: a BEL blocked on a terminal
+        # that stopped reading is seen by the daemon's watchdog (audio.output_failed).
+        self.watch = WriteWatch(STALL_AFTER_S)
 
     def header_entry(self) -> dict[str, str]:
-        """For the session header (``header["audio"]``) and the session record."""
-        return self.status.header_entry()
+        """For the session header (``header["audio_output"]``): ``output``, ``requested``
+        and, when there is one, ``problem`` and ``device``. The same dict for the whole
+        session, updated in place when the output falls back (speakers to bell, bell to
+        none), so a header holding it stays true."""
+        return self._entry
+
+    def started_fields(self) -> dict[str, str]:
+        """For the ``session.started`` event (and so the session file): what the alarm sound
+        went through when the session began, e.g. ``{"audio": "bell", "audio_requested":
+        "auto", "audio_problem": "no sound output device (...)"}``."""
+        fields: dict[str, str] = {"audio": self.status.output,
+                                  "audio_requested": self.status.requested}
+        if self.status.problem:
+            fields["audio_problem"] = self.status.problem
+        if self.status.device:
+            fields["audio_device"] = self.status.device
+        return fields
+
+    def _set_status(self, status: AudioStatus) -> None:
+        self.status = status
+        entry = status.header_entry()
+        self._entry.update(entry)
+        for key in [k for k in self._entry if k not in entry]:
+            self._entry.pop(key, None)
 
     # Output protocol: on the daemon's path, return at once ------------------------------
 
@@ -81,7 +122,11 @@ class AudioOutput:
 
     async def run(self, context: OutputContext) -> None:
         self._context = context
-        if self.mode == "speaker" and self.status.output != "speaker":
+        if self.mode != "off" and self.status.output == "off":
+            context.fault(NAME, f"no alarm sound: {self.status.problem} (--audio off runs "
+                                "silent on purpose)", Priority.MEDIUM)
+            self._faulted = True
+        elif self.mode == "speaker" and self.status.output != "speaker":
             context.fault(NAME, f"speakers unavailable, terminal bell only: "
                                 f"{self.status.problem}", Priority.MEDIUM)
             self._faulted = True
@@ -91,7 +136,10 @@ class AudioOutput:
             while not self._closing.is_set():
                 await asyncio.sleep(0.5)
         finally:
-            await self.close()
+            # Only tell the sound thread to stop: waiting for it here (a BEL blocked on a
+            # stalled terminal) would hold the session's end; close() waits, within its budget.
+            self._closing.set()
+            self._wake.set()
 
     async def close(self) -> None:
         self._closing.set()
@@ -103,11 +151,19 @@ class AudioOutput:
             backend, self.backend = self.backend, None
             await asyncio.to_thread(backend.close)
 
+    def discard(self) -> None:
+        """Close the device if the session never ran (``close`` was not called, e.g. an
+        ``--events-out`` file was refused); after ``close`` it does nothing."""
+        self._closing.set()
+        backend, self.backend = self.backend, None
+        if backend is not None:
+            backend.close()
+
     # The sound thread --------------------------------------------------------------------
 
     def _loop(self) -> None:
         while not self._closing.is_set():
-            self._wake.wait(TICK_S)
+            self._wake.wait(self._sleep_s(self.clock()))
             self._wake.clear()
             if self._closing.is_set():
                 break
@@ -115,6 +171,17 @@ class AudioOutput:
                 self.step(self.clock())
             except Exception as exc:  # the sound must never take the daemon down
                 self._report(f"sound thread error: {type(exc).__name__}: {printable(exc)}")
+
+    def _sleep_s(self, now: float) -> float:
+        """How long the sound thread may sleep: a tick during a burst, else until the next
+        burst is due (at most ``IDLE_S``; every snapshot wakes it sooner)."""
+        backend = self.backend
+        if backend is not None and (self.playing is not None or backend.busy(now)):
+            return TICK_S
+        due = self.scheduler.next_at()
+        if due is None:
+            return IDLE_S
+        return min(IDLE_S, max(TICK_S, due - now))
 
     def step(self, now: float) -> None:
         """Start, stop and tick bursts for the latest snapshot at time ``now`` (the thread
@@ -136,7 +203,8 @@ class AudioOutput:
             self.playing = start
             self.bursts_started += 1
         try:
-            backend.tick(now)
+            with self.watch.writing():
+                backend.tick(now)
         except BackendFailed as exc:
             self._fall_back(str(exc), now)
             return
@@ -162,13 +230,20 @@ class AudioOutput:
             failed.close()
         if isinstance(failed, BellBackend):
             self.backend = None
-            self.status = AudioStatus("off", self.mode, problem=problem)
+            self._set_status(AudioStatus("off", self.mode, problem=problem))
             self._report(f"no alarm sound left: {problem}", Priority.HIGH)
             return
         bell = self._bell if self._bell is not None else TerminalBell()
-        self.backend = BellBackend(bell)
         detail = "; ".join(p for p in (problem, bell.problem) if p)
-        self.status = AudioStatus("bell", self.mode, problem=detail)
+        if not bell.available:  # no terminal either: nothing can sound any more
+            bell.close()
+            self.backend = None
+            self.playing = None
+            self._set_status(AudioStatus("off", self.mode, problem=detail))
+            self._report(f"no alarm sound left: {detail}", Priority.HIGH)
+            return
+        self.backend = BellBackend(bell)
+        self._set_status(AudioStatus("bell", self.mode, problem=detail))
         self._report(f"speakers failed, terminal bell only: {detail}", Priority.MEDIUM)
         # Restart the burst in progress on the bell: the alarm is not silenced by the failure.
         replay, self.playing = self.playing, None

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from monitor.engine.core import OUTPUT_FAILED
 from monitor.engine.spec import ChannelSpec, Condition, EngineSpec
 from monitor.model import Event, EventType
 from monitor.sessions.schema import ChannelInfo
@@ -25,6 +26,7 @@ from monitor.sessions.schema import ChannelInfo
 SAME_WITHIN_S = 0.0005  # event times are written to the microsecond; this is "the same moment"
 STALE_INTERVALS = 2.5  # a file's channel is stale after this many of its sampling intervals
 CHANGES = ("same", "earlier", "later", "appeared", "vanished")
+OUTPUT_FAULT = f".{OUTPUT_FAILED}"  # the station's own outputs: not compared
 
 
 def replay_spec(spec: EngineSpec, recorded: Sequence[ChannelInfo]) -> EngineSpec:
@@ -150,16 +152,24 @@ def _clock(t: float | None) -> str:
 
 def raised_times(recorded: Iterable[Mapping[str, Any]] = (), replayed: Iterable[Event] = ()
                  ) -> dict[str, list[float]]:
-    """Raise times per alarm, from recorded event records or replayed events."""
+    """Raise times per alarm, from recorded event records or replayed events.
+
+    The recording station's own output faults (``<output>.output_failed``: a full disk, a
+    missing sound device, a stalled terminal) are left out: they came from that machine, not
+    from the readings, so no replay can raise them and no threshold changes them.
+    """
     out: dict[str, list[float]] = {}
     for record in recorded:
         if record.get("type") != EventType.ALARM_RAISED:
+            continue
+        if str(record.get("alarm")).endswith(OUTPUT_FAULT):
             continue
         t = record.get("t")
         if isinstance(t, int | float) and not isinstance(t, bool):
             out.setdefault(str(record.get("alarm")), []).append(float(t))
     for event in replayed:
-        if event.type is EventType.ALARM_RAISED:
+        if event.type is EventType.ALARM_RAISED and not str(event.get("alarm")).endswith(
+                OUTPUT_FAULT):
             out.setdefault(str(event.get("alarm")), []).append(float(event.t))
     return out
 

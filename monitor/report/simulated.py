@@ -88,13 +88,13 @@ def record_arrays(path: Path, config: Config, t: NDArray[np.float64],
     n = t.shape[0]
     lo = 0
     while lo < n:
-        hi = min(n, lo + scans_per_batch)
-        if pending:  # a batch ends where the next input falls: it is applied at its own time
-            hi = max(lo + 1, min(hi, int(np.searchsorted(t, pending[0][0], "left"))))
         while pending and pending[0][0] <= float(t[lo]):
             when, kind, payload = pending.pop(0)
             recorder.input(when, kind, payload)
             record(apply_input(engine, when, kind, payload))
+        hi = min(n, lo + scans_per_batch)
+        if pending:  # a batch never runs past the next input: it is applied at its own time
+            hi = min(hi, max(lo + 1, int(np.searchsorted(t, pending[0][0], side="left"))))
         batch = [Reading(float(t[i]), cid, float(values[i, c]) if status[i, c] == 0 else None,
                          statuses[int(status[i, c])])
                  for i in range(lo, hi) for c, cid in enumerate(ids)]

@@ -107,6 +107,12 @@ class SteadyClock:
     def __call__(self) -> float:
         return min(self._clock(), self._last_beat + self.grace_s) - self.stalled_s
 
+    def reset_counts(self) -> None:
+        """Forget the pauses counted so far (those of start-up, before the session began);
+        the time taken out stays taken out."""
+        self.stalls = 0
+        self.longest_stall_s = 0.0
+
     def beat(self) -> None:
         now = self._clock()
         late = now - self._last_beat - self.grace_s

@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from drivers.types import ParsedScan, ParsedValue, bad_frame, fault, ok
+from monitor.config import defaults
 from monitor.model import Status
 
-INPUT_REGISTER_BASE = 30001
-M7018_CJC_REGISTER = 30129
+INPUT_REGISTER_BASE = 30001  # protocol numbering: 3xxxx input registers start at address 0
+M7018_CJC_REGISTER = defaults.MODBUS_CJC_REGISTER
 CJC_KEY = "cjc"
 
 
@@ -35,13 +36,13 @@ def to_int16(raw: int) -> int:
 class RegisterMap:
     """Where the channels are and how to read them."""
 
-    start_register: int = INPUT_REGISTER_BASE
-    count: int = 8
-    scale: float = 0.1
-    open_value: int | None = 0x7FFF
-    under_value: int | None = 0x8000
+    start_register: int = defaults.MODBUS_START_REGISTER
+    count: int = defaults.MODBUS_CHANNEL_COUNT
+    scale: float = defaults.MODBUS_SCALE_C
+    open_value: int | None = defaults.MODBUS_OPEN_VALUE
+    under_value: int | None = defaults.MODBUS_UNDER_VALUE
     cjc_register: int | None = None
-    cjc_scale: float = 0.01
+    cjc_scale: float = defaults.MODBUS_CJC_SCALE_C
 
     def __post_init__(self) -> None:
         if not 1 <= self.count <= 125:
@@ -88,7 +89,7 @@ def decode_registers(registers: Sequence[int], rmap: RegisterMap,
     return ParsedScan(tuple(values), tuple(notes))
 
 
-def encode_celsius(temp_c: float, scale: float = 0.1) -> int:
+def encode_celsius(temp_c: float, scale: float = defaults.MODBUS_SCALE_C) -> int:
     """°C → the raw register word (for emulators and tests)."""
     value = round(temp_c / scale)
     if not -0x8000 < value < 0x7FFF:

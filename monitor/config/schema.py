@@ -1,12 +1,10 @@
 """The TOML configuration: pydantic models, loading with every problem listed, engine spec.
 
-Numbers come from :mod:`monitor.config.defaults` (the single source of default thresholds); a config
-file overrides them per key, first per role (``[roles.<role>.<condition>]``) and then per
-channel (``alarms``). Loading never raises anything but :class:`~monitor.errors.ConfigError`,
-which lists every problem as ``field.path: message (got <bad value>)``.
-
-Defaults not in :mod:`monitor.config.defaults` (devices, cycles detection, outputs) are the
-constants below; each is listed with its source or reason in ``docs/clinical-defaults.md``.
+Every default comes from :mod:`monitor.config.defaults` (the one module that writes default
+values, each listed with its source in ``docs/clinical-defaults.md``); a config file overrides
+them per key, first per role (``[roles.<role>.<condition>]``) and then per channel
+(``alarms``). Loading never raises anything but :class:`~monitor.errors.ConfigError`, which
+lists every problem as ``field.path: message (got <bad value>)``.
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ import types
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -32,7 +30,55 @@ from pydantic import (
     model_validator,
 )
 
-from monitor.config import defaults
+from monitor.config.defaults import (
+    AUDIO_PAUSE_S,
+    CYCLE_ACTIVE_THAW_ABOVE_C,
+    CYCLE_ACTIVE_THAW_RISE_C_PER_MIN,
+    CYCLE_ACTIVE_THAW_S,
+    CYCLE_DETECT,
+    CYCLE_FREEZE_BELOW_C,
+    CYCLE_FREEZE_FALL_C_PER_MIN,
+    CYCLE_FREEZE_S,
+    CYCLE_PASSIVE_THAW_S,
+    CYCLE_SECOND_FREEZE_S,
+    CYCLE_THAW_RISE_C_PER_MIN,
+    DCON_ADDRESS,
+    DCON_BAUDRATE,
+    DCON_CHECKSUM,
+    DEVICE_LOST_PRIORITY,
+    DEVICE_POLL_INTERVAL_S,
+    DEVICE_TIMEOUT_S,
+    DISPLAY_BELL,
+    DISPLAY_COLOUR,
+    DISPLAY_MAX_REFRESH_HZ,
+    DISPLAY_REFRESH_HZ,
+    DISPLAY_SPARKLINE_S,
+    HIGH_COLD_MAX_DELAY_S,
+    LINE_BAUDRATE,
+    LINE_UNITS,
+    MODBUS_BAUDRATE,
+    MODBUS_CHANNEL_COUNT,
+    MODBUS_CJC_REGISTER,
+    MODBUS_CJC_SCALE_C,
+    MODBUS_OPEN_VALUE,
+    MODBUS_READ_CJC,
+    MODBUS_SCALE_C,
+    MODBUS_START_REGISTER,
+    MODBUS_UNIT_ID,
+    MQTT_PUBLISH_HZ,
+    MQTT_QOS_EVENTS,
+    MQTT_QUEUE_LIMIT,
+    RECORDING_COMMIT_INTERVAL_S,
+    RECORDING_DIRECTORY,
+    RECORDING_ENABLED,
+    STATION_NAME,
+    TREND_MAX_GAP_S,
+    TREND_MAX_POINTS,
+    TREND_MIN_POINTS,
+    TREND_MIN_SPAN_S,
+    TREND_WINDOW_S,
+    UNKNOWN_CHANNEL_ROLE,
+)
 from monitor.config.units import (
     UnitError,
     parse_rate_c_per_min,
@@ -49,42 +95,13 @@ from monitor.engine.spec import (
     EngineSpec,
     Kind,
     TrendSpec,
+    condition_spec,
+    role_defaults,
 )
 from monitor.errors import ConfigError
 from monitor.model import Priority, Role
 
-# Defaults that are engineering choices (docs/clinical-defaults.md gives the reasons) -------
-
-STATION_NAME = "cryoguard"
-LINE_BAUDRATE = 115200  # common USB-serial rate of Arduino/MAX31856 boxes
-DCON_BAUDRATE = 9600  # ADAM-4000 / I-7000 factory default
-DCON_ADDRESS = 1
-DEVICE_POLL_INTERVAL_S = 0.25  # 4 Hz per channel (CLINICAL §7.1: acquire at >= 4 Hz)
-DEVICE_TIMEOUT_S = 0.3  # a DCON/Modbus reply takes a few ms at 9600 baud; 0.3 s is generous
-MODBUS_BAUDRATE = 9600
-MODBUS_UNIT_ID = 1
-MODBUS_START_REGISTER = 30001  # M-7018 layout (PROTOCOLS §2.3)
-MODBUS_CHANNEL_COUNT = 8
-MODBUS_SCALE_C = 0.1
-MODBUS_OPEN_VALUE = 0x7FFF
-MODBUS_CJC_REGISTER = 30129
-MODBUS_CJC_SCALE_C = 0.01
-TREND_MAX_POINTS = 8192  # memory bound of one channel's trend window
-CYCLE_SECOND_FREEZE_S = 600.0  # CLINICAL §2: 10-min freeze, 5-10-min thaw, 10-min freeze
-CYCLE_FREEZE_BELOW_C = -20.0  # CLINICAL §2: lethal ice about -20 °C
-CYCLE_FREEZE_FALL_C_PER_MIN = -20.0
-CYCLE_THAW_RISE_C_PER_MIN = 10.0
-CYCLE_ACTIVE_THAW_ABOVE_C = 0.0
-CYCLE_ACTIVE_THAW_RISE_C_PER_MIN = 30.0
-RECORDING_DIRECTORY = "sessions"
-RECORDING_COMMIT_INTERVAL_S = 1.0  # the contract: samples committed at least once a second
-MQTT_PUBLISH_HZ = 2.0
-MQTT_QOS_EVENTS: Literal[0, 1, 2] = 1
-MQTT_QUEUE_LIMIT = 10000
-DISPLAY_REFRESH_HZ = 10.0
-DISPLAY_MAX_REFRESH_HZ = 10.0  # a 64-row frame costs ~13 ms (DESIGN.md): 10 Hz is the ceiling
-DISPLAY_SPARKLINE_S = 300.0
-HIGH_COLD_MAX_DELAY_S = 1.0  # "never more than one sample" (CLINICAL §7.10)
+# Defaults: every one is written in monitor.config.defaults and imported above.
 
 TC_TYPES = ("B", "E", "J", "K", "N", "R", "S", "T")  # NIST letters thermocouple-its90 knows
 SERIAL_URL_SCHEMES = ("socket", "rfc2217", "loop", "spy", "alt", "hwgrep", "cp2110")
@@ -274,7 +291,7 @@ class LineDevice(_Device):
 
     protocol: Literal["line"]
     baudrate: Baudrate = LINE_BAUDRATE
-    units: Literal["C", "mV"] = "C"
+    units: Literal["C", "mV"] = LINE_UNITS
     tc_type: TcType | None = None
     cjc_c: TempC | None = None
     cjc_channel: PositionOrKey | None = None
@@ -305,7 +322,7 @@ class DconDevice(_Device):
     protocol: Literal["dcon"]
     baudrate: Baudrate = DCON_BAUDRATE
     address: Annotated[int, Field(ge=0, le=255)] = DCON_ADDRESS
-    checksum: bool = False
+    checksum: bool = DCON_CHECKSUM
     poll_interval_s: PositiveSeconds = DEVICE_POLL_INTERVAL_S
     timeout_s: PositiveSeconds = DEVICE_TIMEOUT_S
 
@@ -322,7 +339,7 @@ class ModbusDevice(_Device):
     channel_count: Annotated[int, Field(ge=1, le=125)] = MODBUS_CHANNEL_COUNT
     scale: Annotated[float, AfterValidator(_positive)] = MODBUS_SCALE_C
     open_value: Annotated[int, Field(ge=-32768, le=65535)] = MODBUS_OPEN_VALUE
-    read_cjc: bool = True
+    read_cjc: bool = MODBUS_READ_CJC
     cjc_register: Annotated[int, Field(ge=30001, le=49999)] = MODBUS_CJC_REGISTER
     cjc_scale: Annotated[float, AfterValidator(_positive)] = MODBUS_CJC_SCALE_C
 
@@ -366,10 +383,10 @@ class StationConfig(_Model):
 
 
 class TrendConfig(_Model):
-    window_s: PositiveSeconds = defaults.TREND_WINDOW_S
-    min_points: Annotated[int, Field(ge=2)] = defaults.TREND_MIN_POINTS
-    max_gap_s: PositiveSeconds = defaults.TREND_MAX_GAP_S
-    min_span_s: PositiveSeconds = defaults.TREND_MIN_SPAN_S
+    window_s: PositiveSeconds = TREND_WINDOW_S
+    min_points: Annotated[int, Field(ge=2)] = TREND_MIN_POINTS
+    max_gap_s: PositiveSeconds = TREND_MAX_GAP_S
+    min_span_s: PositiveSeconds = TREND_MIN_SPAN_S
     max_points: Annotated[int, Field(ge=2)] = TREND_MAX_POINTS
 
     @model_validator(mode="after")
@@ -390,17 +407,17 @@ class TrendConfig(_Model):
 
 
 class AlarmsConfig(_Model):
-    audio_pause_s: PositiveSeconds = defaults.AUDIO_PAUSE_S
-    device_lost_priority: PriorityName = "high"
-    unknown_channel_role: Role = Role.NERVE
+    audio_pause_s: PositiveSeconds = AUDIO_PAUSE_S
+    device_lost_priority: PriorityName = cast(PriorityName, DEVICE_LOST_PRIORITY.label)
+    unknown_channel_role: Role = UNKNOWN_CHANNEL_ROLE
 
 
 class CyclesConfig(_Model):
-    detect: bool = True
-    freeze_s: PositiveSeconds = defaults.CYCLE_FREEZE_S
-    passive_thaw_s: PositiveSeconds = defaults.CYCLE_PASSIVE_THAW_S
+    detect: bool = CYCLE_DETECT
+    freeze_s: PositiveSeconds = CYCLE_FREEZE_S
+    passive_thaw_s: PositiveSeconds = CYCLE_PASSIVE_THAW_S
     second_freeze_s: PositiveSeconds = CYCLE_SECOND_FREEZE_S
-    active_thaw_s: PositiveSeconds | None = None
+    active_thaw_s: PositiveSeconds | None = CYCLE_ACTIVE_THAW_S
     freeze_below_c: TempC = CYCLE_FREEZE_BELOW_C
     freeze_fall_c_per_min: RateCPerMin = CYCLE_FREEZE_FALL_C_PER_MIN
     thaw_rise_c_per_min: RateCPerMin = CYCLE_THAW_RISE_C_PER_MIN
@@ -431,7 +448,7 @@ class CyclesConfig(_Model):
 
 
 class RecordingConfig(_Model):
-    enabled: bool = True
+    enabled: bool = RECORDING_ENABLED
     directory: str = RECORDING_DIRECTORY
     commit_interval_s: Annotated[PositiveSeconds, Field(le=1.0)] = RECORDING_COMMIT_INTERVAL_S
 
@@ -462,10 +479,10 @@ class MqttConfig(_Model):
 
 
 class DisplayConfig(_Model):
-    bell: bool = True
+    bell: bool = DISPLAY_BELL
     refresh_hz: Annotated[PositiveHz, Field(le=DISPLAY_MAX_REFRESH_HZ)] = DISPLAY_REFRESH_HZ
     sparkline_s: PositiveSeconds = DISPLAY_SPARKLINE_S
-    colour: Literal["auto", "always", "never"] = "auto"
+    colour: Literal["auto", "always", "never"] = DISPLAY_COLOUR
 
 
 # Cross-field checks -------------------------------------------------------------------------
@@ -546,7 +563,7 @@ def cross_check(devices: Sequence[tuple[int, AnyDevice]],
     role_ok: dict[Role, set[Condition]] = {}
     for role in Role:
         overrides = roles.for_role(role) if roles is not None else None
-        resolved = _resolve(defaults.ROLE_DEFAULTS[role], overrides)
+        resolved = _resolve(role_defaults(role), overrides)
         role_values[role] = resolved
         role_ok[role] = set()
         set_conditions = dict(overrides.items()) if overrides is not None else {}
@@ -652,7 +669,7 @@ class Config(_Model):
 
     def role_values(self, role: Role) -> dict[Condition, dict[str, Any]]:
         """Resolved settings of every condition of ``role``: defaults <- ``[roles]``."""
-        return _resolve(defaults.ROLE_DEFAULTS[role], self.roles.for_role(role))
+        return _resolve(role_defaults(role), self.roles.for_role(role))
 
     def channel_values(self, channel: ChannelConfig) -> dict[Condition, dict[str, Any]]:
         """Resolved settings of a channel: defaults <- ``[roles]`` <- the channel's alarms."""
@@ -700,7 +717,7 @@ def _specs(values: Mapping[Condition, Mapping[str, Any]]) -> Mapping[Condition, 
         fields = dict(values[condition])
         if condition is Condition.PREDICTED_BELOW_CRITICAL and limit is not None:
             fields["trip_c"] = limit
-        specs[condition] = defaults.condition_spec(condition, fields)
+        specs[condition] = condition_spec(condition, fields)
     return MappingProxyType(specs)
 
 

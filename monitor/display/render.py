@@ -18,6 +18,7 @@ from rich.cells import cell_len, set_cell_size
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from monitor.config.defaults import DISPLAY_SPARKLINE_S
 from monitor.display.sparkline import Levels, Point, levels_for, sparkline
 from monitor.engine import AlarmView, Snapshot
 from monitor.engine.channel import ChannelView
@@ -63,7 +64,7 @@ def render_dashboard(snapshot: Snapshot, header: Mapping[str, Any], *, width: in
                      history: Mapping[str, Sequence[Point]] | None = None,
                      quit_prompt: bool = False, read_only: bool = False,
                      monochrome: bool = False, blink_slow: bool | None = None,
-                     span_s: float = 300.0) -> RenderableType:
+                     span_s: float = DISPLAY_SPARKLINE_S) -> RenderableType:
     """The whole screen for ``snapshot``, at most ``height`` lines of ``width`` columns.
 
     ``blink_on`` is the phase of the ~2 Hz flash of high-priority alarms and ``blink_slow`` that

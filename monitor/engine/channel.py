@@ -14,14 +14,15 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from monitor.config import defaults
 from monitor.engine.block import F64, I8, I64
 from monitor.engine.hysteresis import ConditionState, transitions
 from monitor.engine.spec import ChannelSpec, Condition, ConditionSpec, Kind, TrendSpec
 from monitor.engine.trend import TrendState
 from monitor.model import Category, Priority, Status
 
-ABSOLUTE_ZERO_C = -273.15
-HIGHEST_PLAUSIBLE_C = 2000.0  # above every thermocouple type's range
+ABSOLUTE_ZERO_C = -273.15  # a physical constant, not a default
+HIGHEST_PLAUSIBLE_C = defaults.HIGHEST_PLAUSIBLE_C
 
 PHASE_BEFORE = 0  # detected when time passed (stale): ordered before the reading's own changes
 PHASE_READING = 1
@@ -502,7 +503,7 @@ def _predict_limit(spec: ChannelSpec) -> float:
     critical = spec.conditions.get(Condition.BELOW_CRITICAL)
     if critical is not None and critical.trip_c is not None:
         return critical.trip_c
-    return 10.0
+    return defaults.BELOW_CRITICAL_C
 
 
 def _predict_arm(spec: ChannelSpec, limit: float) -> float:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from monitor.config import defaults
 from monitor.engine.alarms import Alarm, AlarmManager, AudioState
 from monitor.engine.block import F64, I64, ReadingBlock
 from monitor.engine.channel import PHASE_BEFORE, Change, ChannelEngine, ChannelView
@@ -218,15 +219,16 @@ class Engine:
         if state.bad:
             return events
         state.bad = True
+        priority = defaults.DEVICE_BAD_DATA_PRIORITY
         events += self._noted(self.manager.raise_alarm(self.now, Alarm(
             id=f"{device}.{Condition.BAD_DATA}", channel=device,
             condition=str(Condition.BAD_DATA), category=Category.TECHNICAL,
-            priority=Priority.MEDIUM, latching=False, raised_t=self.now, value=None,
-            limit=None, message=f"{Priority.MEDIUM.marker} device {device}: bad data ({detail})")))
+            priority=priority, latching=False, raised_t=self.now, value=None,
+            limit=None, message=f"{priority.marker} device {device}: bad data ({detail})")))
         return events
 
     def output_fault(self, t: float, output: str, message: str,
-                     priority: Priority = Priority.MEDIUM) -> list[Event]:
+                     priority: Priority = defaults.OUTPUT_FAULT_PRIORITY) -> list[Event]:
         """An output (recorder, event stream, display, MQTT) failed or fell behind.
 
         Not a patient condition and not recorded as an input: replay of a session reproduces

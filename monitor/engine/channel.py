@@ -41,6 +41,44 @@ _STATUS_WORDS = {
 }
 
 
+# The rules, written once -------------------------------------------------------------------
+# Each predicate takes one value (the live fast path) or an array (the block path): both paths
+# call the same comparison, so neither can drift from the other.
+
+def below_range(v: Any) -> Any:
+    """Below absolute zero: no thermocouple reads this; the reading is out of range."""
+    return v < ABSOLUTE_ZERO_C
+
+
+def above_range(v: Any) -> Any:
+    """Above every thermocouple type's range: out of range."""
+    return v > HIGHEST_PLAUSIBLE_C
+
+
+def level_trip_clear(kind: Kind, v: Any, trip_c: float, clear_c: float) -> tuple[Any, Any]:
+    """Where a level condition is met (trip) and where it is clearly over (clear).
+
+    Cold side: trips at or below ``trip_c``, clears at or above ``clear_c``; hot side mirrored.
+    Between the two levels neither holds (hysteresis).
+    """
+    if kind is Kind.LOW:
+        return v <= trip_c, v >= clear_c
+    return v >= trip_c, v <= clear_c
+
+
+def implausible(step: Any, dt: Any, spec: ConditionSpec) -> Any:
+    """A change no needle can make: larger than ``min_step_c`` *and* faster than
+    ``max_c_per_s`` (``step`` is the absolute change, ``dt`` the time it took)."""
+    rate = spec.max_c_per_s if spec.max_c_per_s is not None else math.inf
+    return (step > (spec.min_step_c or 0.0)) & (step > rate * dt)
+
+
+def stale_due(last_valid_t: Any, after_s: float) -> Any:
+    """When a channel whose last valid reading was at ``last_valid_t`` becomes stale: the
+    first clock time at or after it (``searchsorted(..., "left")`` on the block clock)."""
+    return last_valid_t + after_s
+
+
 class Change(NamedTuple):
     """A condition raised or cleared at block row ``row``."""
 
@@ -155,33 +193,29 @@ class ChannelEngine:
         t, v = float(t_arr[0]), float(v_arr[0])
         if (int(status[0]) != Status.OK or t < self.last_t or self._status_active
                 or self.stale or self.fault_since_ref or self.cand is not None
-                or not ABSOLUTE_ZERO_C <= v <= HIGHEST_PLAUSIBLE_C):
+                or below_range(v) or above_range(v)):
             return None
         jump_state = self.states[Condition.IMPLAUSIBLE_JUMP]
         if jump_state.active or jump_state.pending_t is not None:
             return None
         jump = self.spec.enabled(Condition.IMPLAUSIBLE_JUMP)
         ref = self.ref
-        if jump is not None and jump.max_c_per_s is not None and ref is not None and (
-                abs(v - ref[1]) > max(jump.min_step_c or 0.0, jump.max_c_per_s * (t - ref[0]))):
+        if jump is not None and jump.max_c_per_s is not None and ref is not None and \
+                implausible(abs(v - ref[1]), t - ref[0], jump):
             return None
         after = self.stale_after_s
         row = int(rows[0])
-        if after is not None and (float(now[row]) >= self.last_valid_t + after
-                                  or float(now[-1]) >= t + after):
+        if after is not None and (float(now[row]) >= stale_due(self.last_valid_t, after)
+                                  or float(now[-1]) >= stale_due(t, after)):
             return None
         for condition, spec, _cap in self._temperature_specs:
             state = self.states[condition]
             if state.pending_t is not None:
                 return None
-            kind = condition.kind
             if spec.trip_c is None or spec.clear_c is None:
-                continue
-            if kind is Kind.LOW and ((v >= spec.clear_c) if state.active
-                                     else (v <= spec.trip_c)):
-                return None
-            if kind is Kind.HIGH and ((v <= spec.clear_c) if state.active
-                                      else (v >= spec.trip_c)):
+                continue  # slope and prediction: decided below, after the trend
+            trip, clear = level_trip_clear(condition.kind, v, spec.trip_c, spec.clear_c)
+            if not state.quiet(trip, clear):
                 return None
         # Committed: the same updates the vectorised path makes for a quiet reading.
         self.last_t = max(self.last_t, t)
@@ -230,8 +264,8 @@ class ChannelEngine:
         st[t < before] = Status.BAD_DATA  # time ran backwards: the row cannot be trusted
         self.last_t = max(self.last_t, float(t.max())) if t.size else self.last_t
         ok = st == Status.OK
-        st[ok & (v < ABSOLUTE_ZERO_C)] = Status.UNDER_RANGE
-        st[ok & (v > HIGHEST_PLAUSIBLE_C)] = Status.OVER_RANGE
+        st[ok & below_range(v)] = Status.UNDER_RANGE
+        st[ok & above_range(v)] = Status.OVER_RANGE
         return st
 
     def _status_changes(self, rows: I64, t: F64, st: I8, changes: list[Change]) -> None:
@@ -275,14 +309,13 @@ class ChannelEngine:
         if spec is None or spec.max_c_per_s is None:
             self.ref, self.cand = (float(tv[-1]), float(vv[-1])), None
             return acc
-        rate, step = spec.max_c_per_s, spec.min_step_c or 0.0
         prev_t = np.concatenate(([self.ref[0] if self.ref else tv[0]], tv[:-1]))
         prev_v = np.concatenate(([self.ref[1] if self.ref else vv[0]], vv[:-1]))
-        bad = (np.abs(vv - prev_v) > np.maximum(step, rate * (tv - prev_t))) & ~fault_before
+        bad = implausible(np.abs(vv - prev_v), tv - prev_t, spec) & ~fault_before
         bad_idx = np.flatnonzero(bad)
 
         def plausible(r: tuple[float, float], i: int) -> bool:
-            return abs(float(vv[i]) - r[1]) <= max(step, rate * (float(tv[i]) - r[0]))
+            return not implausible(abs(float(vv[i]) - r[1]), float(tv[i]) - r[0], spec)
 
         ref, cand = self.ref, self.cand
         i = 0
@@ -325,7 +358,7 @@ class ChannelEngine:
         starts_t = np.concatenate(([self.last_valid_t], ta))
         starts_row = np.concatenate(([-1], rows[acc_rows]))
         ends_row = np.concatenate((rows[acc_rows], [n_block - 1]))
-        due = starts_t + after
+        due = stale_due(starts_t, after)
         detect = np.searchsorted(now, due, "left")
         detect = np.maximum(detect, starts_row + 1)
         n_acc = ta.shape[0]
@@ -442,7 +475,7 @@ class ChannelEngine:
     def idle(self, now: F64) -> list[Change]:
         """No rows for this channel in a block (or a tick): only staleness can change."""
         after = self.stale_after_s
-        if after is None or self.stale or now[-1] < self.last_valid_t + after:
+        if after is None or self.stale or now[-1] < stale_due(self.last_valid_t, after):
             return []
         changes: list[Change] = []
         none_i, none_f = np.empty(0, np.int64), np.empty(0, np.float64)
@@ -466,10 +499,9 @@ def _condition_masks(spec: ConditionSpec, va: F64, slope: F64, predict_limit: fl
                      ) -> _Masks | None:
     """Where a temperature condition is met (trip) and where it is clearly over (clear)."""
     kind = spec.condition.kind
-    if kind is Kind.LOW and spec.trip_c is not None and spec.clear_c is not None:
-        return _Masks(va <= spec.trip_c, va >= spec.clear_c, spec.trip_c, spec.clear_c, {})
-    if kind is Kind.HIGH and spec.trip_c is not None and spec.clear_c is not None:
-        return _Masks(va >= spec.trip_c, va <= spec.clear_c, spec.trip_c, spec.clear_c, {})
+    if kind in (Kind.LOW, Kind.HIGH) and spec.trip_c is not None and spec.clear_c is not None:
+        trip, clear = level_trip_clear(kind, va, spec.trip_c, spec.clear_c)
+        return _Masks(trip, clear, spec.trip_c, spec.clear_c, {})
     finite = np.isfinite(slope)
     rate = slope * 60.0
     if kind is Kind.SLOPE and spec.trip_c_per_min is not None:

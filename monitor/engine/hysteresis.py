@@ -23,6 +23,13 @@ class ConditionState:
     active: bool = False
     pending_t: float | None = None  # when the trip level was first met while a delay runs
 
+    def quiet(self, trip: bool, clear: bool) -> bool:
+        """Whether a sample with these masks changes nothing: what :func:`transitions` does
+        for one sample when it returns no change (the live fast path asks this)."""
+        if self.active:
+            return not clear
+        return self.pending_t is None and not trip
+
 
 def _next(indices: I64, start: int) -> int:
     k = int(np.searchsorted(indices, start, "left"))

@@ -68,6 +68,7 @@ def _technical(sensor: Priority, data: Priority, jump_c_per_s: float, stuck: boo
         "sensor_short": {"priority": sensor},
         "out_of_range": {"priority": sensor},
         "stale": {"after_s": STALE_AFTER_S, "priority": sensor},
+        "stuck": {"after_s": STUCK_AFTER_S, "priority": L, "enabled": stuck},
         "bad_data": {"priority": data},
         "implausible_jump": {"max_c_per_s": jump_c_per_s, "min_step_c": JUMP_MIN_STEP_C,
                              "priority": data},

@@ -210,6 +210,12 @@ class StaleOverride(_Override):
     after_s: PositiveSeconds | None = None
 
 
+class StuckOverride(_Override):
+    """stuck: the reading has not changed at all for ``after_s``."""
+
+    after_s: PositiveSeconds | None = None
+
+
 class JumpOverride(_Override):
     """implausible_jump: a change faster than ``max_c_per_s`` and larger than ``min_step_c``."""
 
@@ -224,6 +230,7 @@ class StatusOverride(_Override):
 OVERRIDE_MODELS: Mapping[Kind, type[_Override]] = MappingProxyType({
     Kind.LOW: ThresholdOverride, Kind.HIGH: ThresholdOverride, Kind.PREDICTED: PredictedOverride,
     Kind.SLOPE: SlopeOverride, Kind.STALE: StaleOverride, Kind.JUMP: JumpOverride,
+    Kind.STUCK: StuckOverride,
     Kind.STATUS: StatusOverride,
 })
 
@@ -237,6 +244,7 @@ class ConditionOverrides(_Model):
     bad_data: StatusOverride | None = None
     implausible_jump: JumpOverride | None = None
     stale: StaleOverride | None = None
+    stuck: StuckOverride | None = None
     freezing: ThresholdOverride | None = None
     below_critical: ThresholdOverride | None = None
     below_warning: ThresholdOverride | None = None
@@ -965,6 +973,8 @@ def _describe(condition: Condition, v: Mapping[str, Any]) -> str:
                 f"clear ≥ {v['clear_c_per_min']:g} °C/min")
     elif kind is Kind.STALE:
         what = f"no valid reading for {v['after_s']:g} s"
+    elif kind is Kind.STUCK:
+        what = f"reading unchanged for {v['after_s']:g} s"
     elif kind is Kind.JUMP:
         what = f"faster than {v['max_c_per_s']:g} °C/s and larger than {v['min_step_c']:g} °C"
     else:
@@ -977,7 +987,7 @@ def _describe(condition: Condition, v: Mapping[str, Any]) -> str:
     return f"{condition.value:<25} {what}; {priority}{extra}"
 
 
-_TECHNICAL = frozenset({Kind.STATUS, Kind.STALE, Kind.JUMP, Kind.DEVICE})
+_TECHNICAL = frozenset({Kind.STATUS, Kind.STALE, Kind.STUCK, Kind.JUMP, Kind.DEVICE})
 
 
 def _condition_lines(values: Mapping[Condition, Mapping[str, Any]],

@@ -73,6 +73,12 @@ def implausible(step: Any, dt: Any, spec: ConditionSpec) -> Any:
     return (step > (spec.min_step_c or 0.0)) & (step > rate * dt)
 
 
+def stuck_trip_clear(t: Any, run_start_t: Any, changed: Any, after_s: float) -> tuple[Any, Any]:
+    """``stuck``: the reading has kept one value since ``run_start_t`` for at least
+    ``after_s`` (trip); any change of value (``changed``) clears it."""
+    return t >= run_start_t + after_s, changed
+
+
 def stale_due(last_valid_t: Any, after_s: float) -> Any:
     """When a channel whose last valid reading was at ``last_valid_t`` becomes stale: the
     first clock time at or after it (``searchsorted(..., "left")`` on the block clock)."""
@@ -132,6 +138,11 @@ class ChannelEngine:
         self.stale = False
         stale_spec = spec.enabled(Condition.STALE)
         self.stale_after_s = stale_spec.after_s if stale_spec and stale_spec.after_s else None
+        self.stuck_spec = spec.enabled(Condition.STUCK)
+        if self.stuck_spec is not None and not self.stuck_spec.after_s:
+            self.stuck_spec = None
+        self.run_v: float | None = None  # the value of the current run of equal readings
+        self.run_t = t0  # when that run began
         self.view = ChannelView(spec.id, spec.name, str(spec.role))
         self._status_active = False
         empty_f = np.empty(0, np.float64)
@@ -161,6 +172,8 @@ class ChannelEngine:
         ok = st == Status.OK
         self._status_changes(rows, t, st, changes)
         valid_rows = np.flatnonzero(ok)
+        if self.stuck_spec is not None and valid_rows.size:
+            self._stuck_changes(rows[valid_rows], t[valid_rows], v[valid_rows], changes)
         accepted = self._jump_filter(t[valid_rows], v[valid_rows], ok, valid_rows)
         jump = self.spec.enabled(Condition.IMPLAUSIBLE_JUMP)
         if jump is not None and valid_rows.size:
@@ -203,6 +216,13 @@ class ChannelEngine:
         if jump is not None and jump.max_c_per_s is not None and ref is not None and \
                 implausible(abs(v - ref[1]), t - ref[0], jump):
             return None
+        stuck = self.stuck_spec
+        if stuck is not None:
+            changed = self.run_v is None or v != self.run_v
+            run_t = t if changed else self.run_t
+            trip, clear = stuck_trip_clear(t, run_t, changed, stuck.after_s or 0.0)
+            if not self.states[Condition.STUCK].quiet(trip, clear):
+                return None
         after = self.stale_after_s
         row = int(rows[0])
         if after is not None and (float(now[row]) >= stale_due(self.last_valid_t, after)
@@ -218,6 +238,8 @@ class ChannelEngine:
             if not state.quiet(trip, clear):
                 return None
         # Committed: the same updates the vectorised path makes for a quiet reading.
+        if stuck is not None:
+            self.run_v, self.run_t = v, run_t
         self.last_t = max(self.last_t, t)
         self.ref = (t, v)
         slope = self.trend.extend(t_arr, v_arr)
@@ -285,6 +307,25 @@ class ChannelEngine:
             self._emit(changes, spec, rows, t, found, lambda i, up: (None, None, {}))
         self._status_active = any(self.states[c].active or self.states[c].pending_t is not None
                                   for c in _STATUS_CONDITIONS)
+
+    def _stuck_changes(self, rows: I64, tv: F64, vv: F64, changes: list[Change]) -> None:
+        """Runs of exactly equal valid readings (a frozen converter repeats its last value)."""
+        spec = self.stuck_spec
+        assert spec is not None and spec.after_s is not None
+        prev = np.empty_like(vv)
+        prev[0] = self.run_v if self.run_v is not None else np.nan
+        prev[1:] = vv[:-1]
+        changed = vv != prev  # NaN (no reading yet) differs from everything
+        idx = np.arange(vv.shape[0])
+        last_change = np.maximum.accumulate(np.where(changed, idx, -1))
+        run_t = np.where(last_change >= 0, tv[np.maximum(last_change, 0)], self.run_t)
+        trip, clear = stuck_trip_clear(tv, run_t, changed, spec.after_s)
+        state = self.states[Condition.STUCK]
+        found = transitions(tv, trip, clear, state, spec.delay_s, False)
+        self._emit(changes, spec, rows, tv, found,
+                   lambda i, up: (float(vv[i]), None, {"since_t": round(float(run_t[i]), 6)}
+                                  if up else {}))
+        self.run_v, self.run_t = float(vv[-1]), float(run_t[-1])
 
     def _jump_filter(self, tv: F64, vv: F64, ok: NDArray[np.bool_], valid_rows: I64
                      ) -> NDArray[np.bool_]:
@@ -424,6 +465,11 @@ class ChannelEngine:
         if kind is Kind.STATUS:
             text = _STATUS_WORDS[spec.condition]
             return f"{spec.priority.marker} {name}: {text}" if up else f"{name}: sensor OK again"
+        if kind is Kind.STUCK:
+            shown = f"{value:.2f} °C" if value is not None else "one value"
+            return (f"{spec.priority.marker} {name}: reading unchanged at {shown} for "
+                    f"{spec.after_s:g} s (converter or firmware frozen?)" if up
+                    else f"{name}: reading changing again")
         if kind is Kind.JUMP:
             shown = f"{value:.1f} °C" if value is not None else "a value"
             return (f"{spec.priority.marker} {name}: implausible jump to {shown} held back"

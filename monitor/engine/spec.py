@@ -26,6 +26,7 @@ class Kind(enum.Enum):
     SLOPE = "slope"  # slope at or below trip_c_per_min
     STATUS = "status"  # device status of the reading
     STALE = "stale"  # no valid reading for after_s
+    STUCK = "stuck"  # the same value, unchanged, for after_s
     JUMP = "jump"  # a change no needle thermocouple can make
     DEVICE = "device"  # the device (not a channel) is lost
 
@@ -39,6 +40,7 @@ class Condition(enum.StrEnum):
     BAD_DATA = "bad_data"
     IMPLAUSIBLE_JUMP = "implausible_jump"
     STALE = "stale"
+    STUCK = "stuck"
     BELOW_WARNING = "below_warning"
     BELOW_CRITICAL = "below_critical"
     FREEZING = "freezing"
@@ -79,6 +81,7 @@ _KINDS: dict[Condition, Kind] = {
     Condition.BAD_DATA: Kind.STATUS,
     Condition.IMPLAUSIBLE_JUMP: Kind.JUMP,
     Condition.STALE: Kind.STALE,
+    Condition.STUCK: Kind.STUCK,
     Condition.FREEZING: Kind.LOW,
     Condition.BELOW_CRITICAL: Kind.LOW,
     Condition.BELOW_WARNING: Kind.LOW,
@@ -97,8 +100,8 @@ class ConditionSpec:
 
     LOW/HIGH: ``trip_c``, ``clear_c``. PREDICTED: ``horizon_s``, ``clear_horizon_s`` and the
     limit it predicts (``trip_c``, normally the channel's below_critical trip). SLOPE:
-    ``trip_c_per_min``, ``clear_c_per_min``. STALE: ``after_s``. JUMP: ``max_c_per_s`` and
-    ``min_step_c``.
+    ``trip_c_per_min``, ``clear_c_per_min``. STALE, STUCK: ``after_s``. JUMP: ``max_c_per_s``
+    and ``min_step_c``.
     """
 
     condition: Condition

@@ -53,7 +53,7 @@ def test_every_fault_token_is_a_status(token: str, status: Status) -> None:
 
 
 @pytest.mark.parametrize("token", ["nan", "NaN", "inf", "-inf", "Infinity", "1e999", "-1e999",
-                                   "0x10", "1_000", "12.5.3", "--3", "", "-300", "3e"])
+                                   "0x10", "1_000", "12.5.3", "--3", "", "3e"])
 def test_bad_tokens_are_bad_data_at_their_position(token: str) -> None:
     scan = one(f"20.0,{token},22.0\n".encode())
     assert triples(scan) == [(0, 20.0, Status.OK), (1, None, Status.BAD_DATA),

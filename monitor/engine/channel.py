@@ -168,22 +168,20 @@ class ChannelEngine:
             if quiet is not None:
                 return quiet
         changes: list[Change] = []
-        st = self._effective_status(t, v, status)
+        st, clock = self._effective_status(t, v, status)
         ok = st == Status.OK
-        self._status_changes(rows, t, st, changes)
+        self._status_changes(rows, clock, st, changes)
         valid_rows = np.flatnonzero(ok)
         if self.stuck_spec is not None and valid_rows.size:
             self._stuck_changes(rows[valid_rows], t[valid_rows], v[valid_rows], changes)
         accepted = self._jump_filter(t[valid_rows], v[valid_rows], ok, valid_rows)
         jump = self.spec.enabled(Condition.IMPLAUSIBLE_JUMP)
         if jump is not None and valid_rows.size:
-            trip = np.zeros(t.shape[0], np.bool_)
-            trip[valid_rows[~accepted]] = True
-            clear = np.zeros(t.shape[0], np.bool_)
-            clear[valid_rows[accepted]] = True
-            self._emit(changes, jump, rows, t, transitions(
-                t, trip, clear, self.states[Condition.IMPLAUSIBLE_JUMP], jump.delay_s, False),
-                lambda i, up: (float(v[i]), None, {}))
+            # Judged on valid readings only: held back trips it, accepted clears it.
+            tv, vv = t[valid_rows], v[valid_rows]
+            self._emit(changes, jump, rows[valid_rows], tv, transitions(
+                tv, ~accepted, accepted, self.states[Condition.IMPLAUSIBLE_JUMP],
+                jump.delay_s, False), lambda i, up: (float(vv[i]), None, {}))
         acc_rows = valid_rows[accepted]
         ta, va = t[acc_rows], v[acc_rows]
         slope = self.trend.extend(ta, va) if ta.size else np.empty(0, np.float64)
@@ -280,15 +278,22 @@ class ChannelEngine:
         view.slope_c_per_min = round(s * 60.0, 3) if math.isfinite(s) else None
         view.limit_c, view.seconds_to_limit = self._nearest_limit(v, s)
 
-    def _effective_status(self, t: F64, v: F64, status: I8) -> I8:
+    def _effective_status(self, t: F64, v: F64, status: I8) -> tuple[I8, F64]:
+        """The status the engine judges each row by, and the channel's clock at each row.
+
+        A row whose time runs backwards cannot be trusted (bad data) and is dated at the
+        channel's clock (its latest time so far), so conditions see time only move forward.
+        """
         st = status.copy()
         before = np.maximum.accumulate(np.concatenate(([self.last_t], t[:-1])))
-        st[t < before] = Status.BAD_DATA  # time ran backwards: the row cannot be trusted
+        late = t < before
+        st[late] = Status.BAD_DATA
+        clock = np.where(late, before, t)
         self.last_t = max(self.last_t, float(t.max())) if t.size else self.last_t
         ok = st == Status.OK
         st[ok & below_range(v)] = Status.UNDER_RANGE
         st[ok & above_range(v)] = Status.OVER_RANGE
-        return st
+        return st, clock
 
     def _status_changes(self, rows: I64, t: F64, st: I8, changes: list[Change]) -> None:
         if not self._status_active and not st.any():
@@ -301,9 +306,10 @@ class ChannelEngine:
             trip = st == codes[0]
             for code in codes[1:]:
                 trip |= st == code
-            if not trip.any() and not self.states[condition].active:
-                continue
-            found = transitions(t, trip, clear, self.states[condition], spec.delay_s, False)
+            state = self.states[condition]
+            if not trip.any() and not state.active and state.pending_t is None:
+                continue  # nothing met, nothing standing, nothing waiting on a delay
+            found = transitions(t, trip, clear, state, spec.delay_s, False)
             self._emit(changes, spec, rows, t, found, lambda i, up: (None, None, {}))
         self._status_active = any(self.states[c].active or self.states[c].pending_t is not None
                                   for c in _STATUS_CONDITIONS)

@@ -6,6 +6,10 @@ one-sample cap, priorities, latching, enabled or not), readings on the grids rea
 produce (0.1 °C, 0.01 °C, 0.25 °C) with runs, spikes, faults and late rows, operator
 acknowledges and clock ticks, and cuts the readings into random blocks (one reading at a time
 takes the live fast path). ``CG_EXAMPLES`` sets the number of examples (default 100).
+
+A failure is reported as found, without shrinking: the examples are long and shrinking them
+takes minutes, while a broken rule is found within a few examples. ``CG_SHRINK=1`` shrinks to a
+minimal example for debugging (hypothesis's database replays the failure first either way).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from monitor.engine import Engine, ReadingBlock
@@ -24,7 +28,9 @@ from monitor.model import Event, Priority, Role, Status
 from tests.reference_model import ReferenceModel, RefEvent, engine_alarm_events
 
 EXAMPLES = int(os.environ.get("CG_EXAMPLES", "100"))
-DIFF = settings(max_examples=EXAMPLES, deadline=None,
+PHASES = tuple(Phase) if os.environ.get("CG_SHRINK") else tuple(
+    p for p in Phase if p not in (Phase.shrink, Phase.explain))
+DIFF = settings(max_examples=EXAMPLES, deadline=None, phases=PHASES,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 GRIDS = (0.1, 0.01, 0.25)
 FAULTS = (Status.OPEN, Status.SHORT, Status.OVER_RANGE, Status.UNDER_RANGE, Status.BAD_DATA)
@@ -35,12 +41,21 @@ PRIORITIES = (Priority.HIGH, Priority.MEDIUM, Priority.LOW)
 # Settings -------------------------------------------------------------------------------------
 
 @st.composite
-def channel_specs(draw: st.DrawFn, cid: str, grid: float, centre: int) -> ChannelSpec:
-    """Random settings for one channel; levels are multiples of the reading grid near
-    ``centre`` (in grid steps), so readings land exactly on them."""
+def channel_specs(draw: st.DrawFn, cid: str, grid: float, centre: int,
+                  visited: list[int]) -> ChannelSpec:
+    """Random settings for one channel. Levels are multiples of the reading grid, often ones
+    the readings visit (``visited``, in grid steps), so readings land exactly on them. A calm
+    channel has long stale and stuck delays, so the live fast path gets to decide."""
     role = draw(st.sampled_from((Role.NERVE, Role.NERVE, Role.SKIN, Role.OTHER)))
     conditions = dict(role_conditions(role))
     span = max(3, round(3.0 / grid))  # levels within about ±3 °C of the start
+    calm = draw(st.booleans())
+
+    def level() -> int:
+        if visited and draw(st.booleans()):
+            return draw(st.sampled_from(visited))
+        return draw(st.integers(centre - span, centre + span))
+
     for condition, cs in list(conditions.items()):
         common: dict[str, Any] = {
             "enabled": draw(st.booleans()) or draw(st.booleans()),
@@ -50,7 +65,7 @@ def channel_specs(draw: st.DrawFn, cid: str, grid: float, centre: int) -> Channe
         }
         kind = condition.kind
         if kind in (Kind.LOW, Kind.HIGH):
-            trip = draw(st.integers(centre - span, centre + span))
+            trip = level()
             band = draw(st.sampled_from((1, 2, 4, max(1, round(1.0 / grid)))))
             clear = trip + band if kind is Kind.LOW else trip - band
             common |= {"trip_c": trip * grid, "clear_c": clear * grid}
@@ -63,9 +78,10 @@ def channel_specs(draw: st.DrawFn, cid: str, grid: float, centre: int) -> Channe
             common |= {"horizon_s": horizon,
                        "clear_horizon_s": horizon + draw(st.sampled_from((0.0, 1.0, 10.0)))}
         elif kind is Kind.STALE:
-            common |= {"after_s": draw(st.sampled_from((0.3, 1.0, 2.0, 3.0, 5.0)))}
+            common |= {"after_s": 30.0 if calm else
+                       draw(st.sampled_from((0.3, 1.0, 2.0, 3.0, 5.0)))}
         elif kind is Kind.STUCK:
-            common |= {"after_s": draw(st.sampled_from((0.2, 0.5, 1.0, 3.0)))}
+            common |= {"after_s": 60.0 if calm else draw(st.sampled_from((0.2, 0.5, 1.0, 3.0)))}
         elif kind is Kind.JUMP:
             common |= {"max_c_per_s": draw(st.sampled_from((1.0, 5.0, 10.0, 60.0))),
                        "min_step_c": draw(st.sampled_from((0.25, 1.0, 3.0)))}
@@ -92,7 +108,6 @@ class Session:
 def sessions(draw: st.DrawFn, n_channels: int = 3, max_len: int = 240) -> Session:
     grids = [draw(st.sampled_from(GRIDS)) for _ in range(n_channels)]
     centres = [draw(st.integers(5, 25)) * round(1 / g) for g in grids]
-    specs = tuple(draw(channel_specs(f"C{i}", grids[i], centres[i])) for i in range(n_channels))
     trend = TrendSpec(window_s=draw(st.sampled_from((1.0, 3.0))),
                       min_points=draw(st.sampled_from((2, 3, 5))),
                       max_gap_s=draw(st.sampled_from((0.5, 1.0, 2.0))),
@@ -100,6 +115,7 @@ def sessions(draw: st.DrawFn, n_channels: int = 3, max_len: int = 240) -> Sessio
                       max_points=draw(st.sampled_from((4, 16, 20, 64))))
     n = draw(st.integers(1, max_len))
     level = list(centres)
+    visited: list[set[int]] = [set() for _ in range(n_channels)]
     t = 0.0
     ops: list[tuple[Any, ...]] = []
     alarm_ids = [f"C{i}.{c}" for i in range(n_channels) for c in Condition]
@@ -126,7 +142,10 @@ def sessions(draw: st.DrawFn, n_channels: int = 3, max_len: int = 240) -> Sessio
             level[ch] += draw(st.sampled_from((-1, 1))) * round(
                 draw(st.sampled_from((4.0, 12.0, 30.0))) / grids[ch])
         value = level[ch] * grids[ch]
+        visited[ch].add(level[ch])
         ops.append(("r", when, ch, value, Status.OK))
+    specs = tuple(draw(channel_specs(f"C{i}", grids[i], centres[i], sorted(visited[i])))
+                  for i in range(n_channels))
     cuts = draw(st.lists(st.integers(1, 40), min_size=1, max_size=20))
     return Session(specs, trend, ops, cuts)
 

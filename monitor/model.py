@@ -93,7 +93,7 @@ class Reading:
 
 
 class EventType(enum.StrEnum):
-    """Every event type of the event stream contract (DESIGN.md)."""
+    """Every event type of the event stream (README.md "Event stream"; docs/engine.md)."""
 
     SESSION_STARTED = "session.started"
     SESSION_ENDED = "session.ended"

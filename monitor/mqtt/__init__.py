@@ -1,6 +1,6 @@
 """MQTT: publishing a station to a broker, and watching stations from anywhere.
 
-Topics and payloads are a contract (DESIGN.md, docs/mqtt.md); the client library is aiomqtt,
+Topics and payloads are a contract (docs/mqtt.md); the client library is aiomqtt,
 kept behind :mod:`monitor.mqtt.connection`.
 """
 

@@ -1,6 +1,6 @@
 """What goes on the wire, and how a viewer reads it back without trusting it.
 
-Encoders turn engine state into the JSON of the MQTT contract (DESIGN.md). Decoders are for
+Encoders turn engine state into the JSON of the MQTT contract (docs/mqtt.md). Decoders are for
 ``cryoguard watch``: a broker is shared, so any payload may be malformed or come from another
 program, and a bad message is counted and skipped, never a crash and never a made-up number.
 """

@@ -79,9 +79,10 @@ def channel_specs(draw: st.DrawFn, cid: str, grid: float, centre: int,
                        "clear_horizon_s": horizon + draw(st.sampled_from((0.0, 1.0, 10.0)))}
         elif kind is Kind.STALE:
             common |= {"after_s": 30.0 if calm else
-                       draw(st.sampled_from((0.3, 1.0, 2.0, 3.0, 5.0)))}
+                       draw(st.sampled_from((0.3, 0.5, 1.0, 2.0, 3.0, 5.0)))}
         elif kind is Kind.STUCK:
-            common |= {"after_s": 60.0 if calm else draw(st.sampled_from((0.2, 0.5, 1.0, 3.0)))}
+            common |= {"after_s": 60.0 if calm else
+                       draw(st.sampled_from((0.2, 0.25, 0.5, 1.0, 2.0, 3.0)))}
         elif kind is Kind.JUMP:
             common |= {"max_c_per_s": draw(st.sampled_from((1.0, 5.0, 10.0, 60.0))),
                        "min_step_c": draw(st.sampled_from((0.25, 1.0, 3.0)))}
@@ -111,16 +112,20 @@ def sessions(draw: st.DrawFn, n_channels: int = 3, max_len: int = 240) -> Sessio
     trend = TrendSpec(window_s=draw(st.sampled_from((1.0, 3.0))),
                       min_points=draw(st.sampled_from((2, 3, 5))),
                       max_gap_s=draw(st.sampled_from((0.5, 1.0, 2.0))),
-                      min_span_s=draw(st.sampled_from((0.2, 0.5))),
+                      min_span_s=draw(st.sampled_from((0.2, 0.25, 0.5))),
                       max_points=draw(st.sampled_from((4, 16, 20, 64))))
     n = draw(st.integers(1, max_len))
     level = list(centres)
     visited: list[set[int]] = [set() for _ in range(n_channels)]
+    # Steps of 1/8 s keep times exact, so readings land exactly on delays, windows and gaps;
+    # decimal steps are what real clocks give.
+    steps = draw(st.sampled_from(((0.0, 0.05, 0.1, 0.1, 0.1, 0.25, 0.3, 1.0, 2.5),
+                                  (0.0, 0.125, 0.25, 0.25, 0.25, 0.5, 1.0, 2.0))))
     t = 0.0
     ops: list[tuple[Any, ...]] = []
     alarm_ids = [f"C{i}.{c}" for i in range(n_channels) for c in Condition]
     for _ in range(n):
-        t += draw(st.sampled_from((0.0, 0.05, 0.1, 0.1, 0.1, 0.25, 0.3, 1.0, 2.5)))
+        t += draw(st.sampled_from(steps))
         ch = draw(st.integers(0, n_channels - 1))
         move = draw(st.sampled_from(("hold", "hold", "step", "step", "down", "down", "down",
                                      "jump", "fault", "late", "tick", "ack")))
@@ -130,7 +135,7 @@ def sessions(draw: st.DrawFn, n_channels: int = 3, max_len: int = 240) -> Sessio
         if move == "ack":
             ops.append(("ack", t, draw(st.sampled_from([None, None, *alarm_ids]))))
             continue
-        when = t - draw(st.sampled_from((0.05, 0.5))) if move == "late" else t
+        when = t - draw(st.sampled_from((0.125, 0.5))) if move == "late" else t
         if move == "fault":
             ops.append(("r", when, ch, None, draw(st.sampled_from(FAULTS))))
             continue

@@ -43,7 +43,7 @@ def transitions(t: F64, trip: NDArray[np.bool_], clear: NDArray[np.bool_],
 
     ``trip`` and ``clear`` must be disjoint. With a delay the condition is raised at the first
     sample at least ``delay_s`` after the trip level was first met; ``one_sample_cap`` raises
-    it at the latest on the next sample (high-priority cold conditions, DESIGN.md).
+    it at the latest on the next sample (high-priority cold conditions, docs/engine.md).
     ``state`` is updated in place for the next block.
     """
     n = t.shape[0]

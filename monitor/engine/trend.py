@@ -28,6 +28,12 @@ def _is_gap(spec: TrendSpec, t: Any, prev_t: Any) -> Any:
     return t - prev_t > spec.max_gap_s
 
 
+def _first_in_window(times: Any, t: Any, spec: TrendSpec) -> Any:
+    """Index of the first of ``times`` inside the window ending at ``t`` (at or after
+    ``t - window_s``)."""
+    return np.searchsorted(times, t - spec.window_s, "left")
+
+
 def _oldest_allowed(spec: TrendSpec, g: Any) -> Any:
     """The oldest sample (global index) a window ending at ``g`` may hold: ``max_points``."""
     return g - spec.max_points + 1
@@ -133,7 +139,7 @@ class TrendState:
         else:
             times = ep.t[:ep.n]
             times_base = epoch_base
-        lo = np.searchsorted(times, t - spec.window_s, "left").astype(np.int64) + times_base
+        lo = _first_in_window(times, t, spec).astype(np.int64) + times_base
         lo = np.maximum(lo, gap_start)
         lo = np.maximum(lo, _oldest_allowed(spec, g))
         # Window sums in the current epoch's origin.
@@ -175,12 +181,11 @@ class TrendState:
         ep.pxy[k + 1] = ep.pxy[k] + xy
         ep.t[k] = t
         ep.n = k + 1
-        target = t - spec.window_s
         prev = self.prev
-        if prev is not None and target <= ep.t[0]:
-            lo = int(np.searchsorted(prev.t, target, "left")) + epoch_base - size
+        if prev is not None and _first_in_window(ep.t[:1], t, spec) == 0:
+            lo = int(_first_in_window(prev.t, t, spec)) + epoch_base - size  # reaches into prev
         else:
-            lo = int(np.searchsorted(ep.t[:k + 1], target, "left")) + epoch_base
+            lo = int(_first_in_window(ep.t[:k + 1], t, spec)) + epoch_base
         lo = max(lo, gap_start, _oldest_allowed(spec, g))
         gi, li = k + 1, max(lo - epoch_base, 0)
         n = float(g - lo + 1)

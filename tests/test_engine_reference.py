@@ -49,7 +49,8 @@ def channel_specs(draw: st.DrawFn, cid: str, grid: float, centre: int,
     role = draw(st.sampled_from((Role.NERVE, Role.NERVE, Role.SKIN, Role.OTHER)))
     conditions = dict(role_conditions(role))
     span = max(3, round(3.0 / grid))  # levels within about ±3 °C of the start
-    calm = draw(st.booleans())
+    calm = draw(st.sampled_from(("no", "yes", "stale only")))
+    calm_stale, calm_stuck = calm != "no", calm == "yes"
 
     def level() -> int:
         if visited and draw(st.booleans()):
@@ -78,10 +79,10 @@ def channel_specs(draw: st.DrawFn, cid: str, grid: float, centre: int,
             common |= {"horizon_s": horizon,
                        "clear_horizon_s": horizon + draw(st.sampled_from((0.0, 1.0, 10.0)))}
         elif kind is Kind.STALE:
-            common |= {"after_s": 30.0 if calm else
+            common |= {"after_s": 30.0 if calm_stale else
                        draw(st.sampled_from((0.3, 0.5, 1.0, 2.0, 3.0, 5.0)))}
         elif kind is Kind.STUCK:
-            common |= {"after_s": 60.0 if calm else
+            common |= {"after_s": 60.0 if calm_stuck else
                        draw(st.sampled_from((0.2, 0.25, 0.5, 1.0, 2.0, 3.0)))}
         elif kind is Kind.JUMP:
             common |= {"max_c_per_s": draw(st.sampled_from((1.0, 5.0, 10.0, 60.0))),

@@ -94,3 +94,13 @@ def test_live_one_reading_at_a_time_equals_one_block() -> None:
     one_by_one = [e for r in seq for e in live.feed([r])]
     assert key(one_by_one) == key(engine().feed(seq))
     assert "N1.stuck" in alarms(one_by_one) and "N1.stuck" in alarms(one_by_one, CLEARED)
+
+
+def test_one_count_of_change_restarts_the_count_live_and_replayed() -> None:
+    """A 0.01 °C step is a change: the converter is alive (MAX31856 boxes resolve 0.0078 °C)."""
+    seq = constant(37.0, 200.0) + constant(37.01, 320.0, start=200.25)
+    live = engine()
+    one_by_one = [e for r in seq for e in live.feed([r])]
+    for events in (one_by_one, engine().feed(seq)):
+        raised = [e.t for e in events if e.type is RAISED and e.fields["alarm"] == "N1.stuck"]
+        assert raised == [500.25]

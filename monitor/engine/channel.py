@@ -66,6 +66,38 @@ def level_trip_clear(kind: Kind, v: Any, trip_c: float, clear_c: float) -> tuple
     return v >= trip_c, v <= clear_c
 
 
+def slope_trip_clear(spec: ConditionSpec, slope: Any) -> tuple[Any, Any, Any]:
+    """``falling_fast``: trips at a slope (°C/min) at or below ``trip_c_per_min``, clears at or
+    above ``clear_c_per_min``; no usable slope (NaN) does neither. Also returns the rate."""
+    assert spec.trip_c_per_min is not None
+    usable = abs(slope) < math.inf
+    rate = slope * 60.0
+    clear_rate = spec.clear_c_per_min if spec.clear_c_per_min is not None else spec.trip_c_per_min
+    trip = usable & (rate <= spec.trip_c_per_min)
+    return trip, usable & (rate >= clear_rate) & (trip ^ True), rate
+
+
+def predicted_trip_clear(spec: ConditionSpec, v: Any, slope: Any, limit: float, arm_c: float
+                         ) -> tuple[Any, Any, Any]:
+    """``predicted_below_critical``: trips when the reading, above ``arm_c`` (the critical
+    alarm's clear level), falls toward ``limit`` fast enough to reach it within ``horizon_s``;
+    clears at or below the limit, when not falling, or beyond ``clear_horizon_s``. Also returns
+    the time to the limit (s). Arming above the clear level keeps a reading hovering at the
+    limit after the critical alarm from making the prediction chatter."""
+    assert spec.horizon_s is not None
+    clear_h = spec.clear_horizon_s if spec.clear_horizon_s is not None else spec.horizon_s
+    usable = abs(slope) < math.inf
+    if isinstance(slope, float):  # one sample: Python raises on a division by zero
+        ttl: Any = (limit - v) / slope if slope != 0.0 else math.nan
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ttl = (limit - v) / slope
+    falling = usable & (slope < 0) & (v > limit)
+    trip = falling & (ttl <= spec.horizon_s) & (v > arm_c)
+    clear = (v <= limit) | (usable & (slope >= 0)) | (falling & (ttl > clear_h))
+    return trip, clear & (trip ^ True), ttl
+
+
 def implausible(step: Any, dt: Any, spec: ConditionSpec) -> Any:
     """A change no needle can make: larger than ``min_step_c`` *and* faster than
     ``max_c_per_s`` (``step`` is the absolute change, ``dt`` the time it took)."""
@@ -250,20 +282,19 @@ class ChannelEngine:
         return changes
 
     def _trend_may_change(self, v: float, s: float) -> bool:
-        """Could a slope or prediction condition trip or clear on this sample?"""
-        finite = math.isfinite(s)
+        """Could a slope or prediction condition trip or clear on this sample? (The same
+        predicates as the block path, on one value.)"""
         for condition, spec, _cap in self._temperature_specs:
             kind = condition.kind
-            if kind is Kind.SLOPE or kind is Kind.PREDICTED:
-                if not finite and not (kind is Kind.PREDICTED and v <= self.predict_limit
-                                       and self.states[condition].active):
-                    continue
-                masks = _condition_masks(spec, np.array([v]), np.array([s]),
-                                         self.predict_limit, self.predict_arm_c)
-                if masks is not None and (
-                        bool(masks.clear[0]) if self.states[condition].active
-                        else bool(masks.trip[0])):
-                    return True
+            if kind is Kind.SLOPE and spec.trip_c_per_min is not None:
+                trip, clear, _ = slope_trip_clear(spec, s)
+            elif kind is Kind.PREDICTED and spec.horizon_s is not None:
+                trip, clear, _ = predicted_trip_clear(spec, v, s, self.predict_limit,
+                                                      self.predict_arm_c)
+            else:
+                continue
+            if not self.states[condition].quiet(trip, clear):
+                return True
         return False
 
     def _view_one(self, t: float, v: float, s: float) -> None:
@@ -554,25 +585,13 @@ def _condition_masks(spec: ConditionSpec, va: F64, slope: F64, predict_limit: fl
     if kind in (Kind.LOW, Kind.HIGH) and spec.trip_c is not None and spec.clear_c is not None:
         trip, clear = level_trip_clear(kind, va, spec.trip_c, spec.clear_c)
         return _Masks(trip, clear, spec.trip_c, spec.clear_c, {})
-    finite = np.isfinite(slope)
-    rate = slope * 60.0
     if kind is Kind.SLOPE and spec.trip_c_per_min is not None:
-        clear_rate = (spec.clear_c_per_min if spec.clear_c_per_min is not None
-                      else spec.trip_c_per_min)
-        trip = finite & (rate <= spec.trip_c_per_min)
-        return _Masks(trip, finite & (rate >= clear_rate) & ~trip, None, None,
-                      {"slope_c_per_min": rate})
+        trip, clear, rate = slope_trip_clear(spec, slope)
+        return _Masks(trip, clear, None, None, {"slope_c_per_min": rate})
     if kind is Kind.PREDICTED and spec.horizon_s is not None:
-        clear_h = spec.clear_horizon_s if spec.clear_horizon_s is not None else spec.horizon_s
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ttl = (predict_limit - va) / slope
-        falling = finite & (slope < 0) & (va > predict_limit)
-        # Armed only above the critical alarm's clear level, so a reading hovering at the
-        # limit after the critical alarm cannot make the prediction chatter.
-        trip = falling & (ttl <= spec.horizon_s) & (va > predict_arm_c)
-        clear = (va <= predict_limit) | (finite & (slope >= 0)) | (falling & (ttl > clear_h))
-        return _Masks(trip, clear & ~trip, predict_limit, predict_limit,
-                      {"slope_c_per_min": rate, "seconds_to_limit": ttl})
+        trip, clear, ttl = predicted_trip_clear(spec, va, slope, predict_limit, predict_arm_c)
+        return _Masks(trip, clear, predict_limit, predict_limit,
+                      {"slope_c_per_min": slope * 60.0, "seconds_to_limit": ttl})
     return None
 
 

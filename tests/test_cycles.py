@@ -3,6 +3,7 @@ and the engine's promise that any split of the same inputs gives identical event
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -19,7 +20,7 @@ from simulators.scenarios import SCENARIOS, Scenario
 from simulators.trace import Trace
 from tests.engine_helpers import channel, key
 
-FAST = settings(max_examples=40, deadline=None,
+FAST = settings(max_examples=int(os.environ.get("CG_EXAMPLES", "40")), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 

@@ -30,13 +30,12 @@ from typing import Any
 from _figures import emit, figure
 from rich.console import Console
 
-from monitor.config.defaults import role_conditions
 from monitor.config.schema import DisplayConfig
 from monitor.display.live import LiveDisplay
 from monitor.display.render import blink_phases, render_dashboard
 from monitor.display.sparkline import History
 from monitor.engine import Engine, Snapshot
-from monitor.engine.spec import ChannelSpec, EngineSpec
+from monitor.engine.spec import ChannelSpec, EngineSpec, role_conditions
 from monitor.model import Priority, Reading, Role
 
 SIZES = ((80, 24), (120, 40), (200, 60), (200, 110))  # 200x110: 64 rows, not a grid

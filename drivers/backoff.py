@@ -6,14 +6,16 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from monitor.config import defaults
+
 
 @dataclass
 class Backoff:
     """0.2 s doubling to 5 s by default; :meth:`reset` after a successful connection."""
 
-    initial_s: float = 0.2
-    factor: float = 2.0
-    max_s: float = 5.0
+    initial_s: float = defaults.RECONNECT_INITIAL_S
+    factor: float = defaults.RECONNECT_FACTOR
+    max_s: float = defaults.RECONNECT_MAX_S
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     _next: float = field(default=-1.0, init=False, repr=False)
 

@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from drivers.types import ParsedScan, ParsedValue, bad_frame, fault, ok
+from monitor.config import defaults
 from monitor.model import Status
 
-INPUT_REGISTER_BASE = 30001
-HOLDING_REGISTER_BASE = 40001
-M7018_CJC_REGISTER = 30129
+INPUT_REGISTER_BASE = 30001  # protocol numbering: 3xxxx input registers start at address 0
+HOLDING_REGISTER_BASE = 40001  # 4xxxx holding registers start at address 0
+M7018_CJC_REGISTER = defaults.MODBUS_CJC_REGISTER
 M7018_FORMAT_COIL = 269  # 00269: 0 = hex, 1 = engineering
 M7018_TYPE_REGISTER = 40487
 CJC_KEY = "cjc"
@@ -68,13 +69,13 @@ def to_int16(raw: int) -> int:
 class RegisterMap:
     """Where the channels are and how to read them."""
 
-    start_register: int = INPUT_REGISTER_BASE
-    count: int = 8
-    scale: float = 0.1
-    open_value: int | None = 0x7FFF
-    under_value: int | None = 0x8000
+    start_register: int = defaults.MODBUS_START_REGISTER
+    count: int = defaults.MODBUS_CHANNEL_COUNT
+    scale: float = defaults.MODBUS_SCALE_C
+    open_value: int | None = defaults.MODBUS_OPEN_VALUE
+    under_value: int | None = defaults.MODBUS_UNDER_VALUE
     cjc_register: int | None = None
-    cjc_scale: float = 0.01
+    cjc_scale: float = defaults.MODBUS_CJC_SCALE_C
     hex_full_scale_c: float | None = None  # hex format: °C at +0x7FFF; None: engineering
     range_c: tuple[float, float] | None = None  # the input type's span, when known
 
@@ -156,7 +157,7 @@ def encode_hex(temp_c: float, full_scale_c: float) -> int:
     return max(-0x8000, min(0x7FFF, counts)) & 0xFFFF
 
 
-def encode_celsius(temp_c: float, scale: float = 0.1) -> int:
+def encode_celsius(temp_c: float, scale: float = defaults.MODBUS_SCALE_C) -> int:
     """°C → the raw register word (for emulators and tests)."""
     value = round(temp_c / scale)
     if not -0x8000 < value < 0x7FFF:

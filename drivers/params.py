@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from drivers import modbus_map
 from drivers.line import LineSettings
 from drivers.types import Key
+from monitor.config import defaults
 
 DCON_FORMATS = ("auto", "engineering")
 MODBUS_FORMATS = ("auto", "engineering", "hex")
@@ -31,7 +32,7 @@ class DeviceParams:
 
     id: str
     port: str
-    baudrate: int = 9600
+    baudrate: int = defaults.SERIAL_BAUDRATE
     channel_map: Mapping[Key, str] = field(default_factory=dict)
     learn_channels: bool = False
     roles: Mapping[str, str] = field(default_factory=dict)
@@ -49,14 +50,14 @@ class DeviceParams:
 class LineParams(DeviceParams):
     """``protocol = "line"``: values in °C, or mV with a type and a cold-junction source."""
 
-    baudrate: int = 115200
-    units: str = "C"
+    baudrate: int = defaults.LINE_BAUDRATE
+    units: str = defaults.LINE_UNITS
     tc_type: str | None = None
     cjc_c: float | None = None
     cjc_channel: Key | None = None
     channel_tc_types: Mapping[str, str] = field(default_factory=dict)
     scan_width: int | None = None
-    checksum: bool = False
+    checksum: bool = defaults.LINE_CHECKSUM
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -80,15 +81,16 @@ class LineParams(DeviceParams):
 class DconParams(DeviceParams):
     """``protocol = "dcon"``: ADAM-4018/I-7018 family polled with ``#AA``."""
 
-    baudrate: int = 9600
-    address: int = 1
-    checksum: bool = False
-    poll_interval_s: float = 0.25
-    timeout_s: float = 0.3
-    max_timeouts: int = 3
-    lost_after_s: float = 1.0
-    data_format: str = "auto"  # "auto": confirmed by $AA2; "engineering": the site's word
-    config_attempts: int = 3
+    baudrate: int = defaults.DCON_BAUDRATE
+    address: int = defaults.DCON_ADDRESS
+    checksum: bool = defaults.DCON_CHECKSUM
+    poll_interval_s: float = defaults.DEVICE_POLL_INTERVAL_S
+    timeout_s: float = defaults.DEVICE_TIMEOUT_S
+    max_timeouts: int = defaults.DEVICE_MAX_TIMEOUTS
+    lost_after_s: float = defaults.DEVICE_LOST_AFTER_S
+    # "auto": confirmed by $AA2; "engineering": the site's word
+    data_format: str = defaults.DEVICE_DATA_FORMAT
+    config_attempts: int = defaults.DCON_CONFIG_ATTEMPTS
     tc_types: Mapping[str, str] = field(default_factory=dict)  # channel id → configured type
 
     def __post_init__(self) -> None:
@@ -111,19 +113,20 @@ class DconParams(DeviceParams):
 class ModbusParams(DeviceParams):
     """``protocol = "modbus"``: RTU input registers, M-7018 layout by default."""
 
-    baudrate: int = 9600
-    unit_id: int = 1
-    poll_interval_s: float = 0.25
-    timeout_s: float = 0.3
-    max_timeouts: int = 3
-    start_register: int = modbus_map.INPUT_REGISTER_BASE
-    count: int = 8
-    scale: float = 0.1
-    open_value: int | None = 0x7FFF
-    under_value: int | None = 0x8000
+    baudrate: int = defaults.MODBUS_BAUDRATE
+    unit_id: int = defaults.MODBUS_UNIT_ID
+    poll_interval_s: float = defaults.DEVICE_POLL_INTERVAL_S
+    timeout_s: float = defaults.DEVICE_TIMEOUT_S
+    max_timeouts: int = defaults.DEVICE_MAX_TIMEOUTS
+    start_register: int = defaults.MODBUS_START_REGISTER
+    count: int = defaults.MODBUS_CHANNEL_COUNT
+    scale: float = defaults.MODBUS_SCALE_C
+    open_value: int | None = defaults.MODBUS_OPEN_VALUE
+    under_value: int | None = defaults.MODBUS_UNDER_VALUE
     cjc_register: int | None = None
-    cjc_scale: float = 0.01
-    data_format: str = "auto"  # "auto": read coil format_coil; "engineering" / "hex": the site's
+    cjc_scale: float = defaults.MODBUS_CJC_SCALE_C
+    # "auto": read coil format_coil; "engineering" / "hex": the site's word
+    data_format: str = defaults.DEVICE_DATA_FORMAT
     format_coil: int | None = modbus_map.M7018_FORMAT_COIL
     type_register: int | None = modbus_map.M7018_TYPE_REGISTER
     tc_types: Mapping[str, str] = field(default_factory=dict)  # channel id → configured type

@@ -82,6 +82,10 @@ class Reading:
     status: Status = Status.OK
 
     def __post_init__(self) -> None:
+        if self.status is Status.OK and self.temp_c is not None and math.isinf(self.temp_c):
+            # Beyond any range: out of range on its side, like a device's OVER/UNDER.
+            over = self.temp_c > 0
+            object.__setattr__(self, "status", Status.OVER_RANGE if over else Status.UNDER_RANGE)
         if self.status is Status.OK and (self.temp_c is None or not math.isfinite(self.temp_c)):
             raise ValueError(f"an OK reading needs a finite temperature, got {self.temp_c!r}")
         if self.status is not Status.OK and self.temp_c is not None:
@@ -89,7 +93,7 @@ class Reading:
 
 
 class EventType(enum.StrEnum):
-    """Every event type of the event stream contract (DESIGN.md)."""
+    """Every event type of the event stream (README.md "Event stream"; docs/engine.md)."""
 
     SESSION_STARTED = "session.started"
     SESSION_ENDED = "session.ended"

@@ -216,7 +216,8 @@ def _schedule(*spans: tuple[str, float]) -> tuple[PhaseSpan, ...]:
 
 
 DOUBLE_FREEZE = _schedule(("freeze", 10), ("thaw_passive", 8), ("freeze", 10),
-                          ("thaw_active", 2))  # CLINICAL §2 10-8-10, helium thaw to remove
+                          ("thaw_active", 2))  # 10-8-10 min, then a helium thaw
+#                                     to remove the probes (docs/clinical-defaults.md)
 SINGLE_FREEZE = _schedule(("freeze", 10), ("thaw_active", 2))
 
 

@@ -1,8 +1,9 @@
 """What a thermocouple makes of the tissue temperature: lag, noise and quantisation.
 
-A needle thermocouple needs 10-15 s to settle (CLINICAL §3): modelled as a first-order lag with
-time constant ``tau_s`` (95 % after 3τ, so τ = 4 s settles in 12 s). Acquisition adds Gaussian
-noise and rounds to the 0.1 °C resolution of the instruments the drivers read.
+A needle thermocouple needs 10-15 s to settle (docs/clinical-defaults.md, source [9]): modelled
+as a first-order lag with time constant ``tau_s`` (95 % after 3τ, so τ = 4 s settles in 12 s).
+Acquisition adds Gaussian noise and rounds to the 0.1 °C resolution of the instruments the
+drivers read.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 
-NEEDLE_TAU_S = 4.0  # 3τ = 12 s: inside the 10-15 s settling of CLINICAL §3
+NEEDLE_TAU_S = 4.0  # 3τ = 12 s: inside the 10-15 s settling (docs/clinical-defaults.md)
 PROBE_TAU_S = 1.0  # engineering choice: thermocouple bonded inside the probe tip
 NOISE_SD_C = 0.07  # engineering choice inside the 0.05-0.1 °C of the brief
 RESOLUTION_C = 0.1  # display resolution of the emulated instruments

@@ -104,7 +104,8 @@ class Trace:
                 yield Reading(t=t, channel=cid, temp_c=value, status=status)
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
-        """The long CSV of DESIGN.md: ``t,channel,temp_c,status``; empty temp_c unless OK."""
+        """The long CSV that replay reads (README.md "Replay"): ``t,channel,temp_c,status``; empty
+        temp_c unless OK."""
         with open(path, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(["t", "channel", "temp_c", "status"])

@@ -6,9 +6,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from monitor.config.defaults import role_conditions
 from monitor.engine import Engine
-from monitor.engine.spec import ChannelSpec, Condition, EngineSpec, TrendSpec
+from monitor.engine.spec import ChannelSpec, Condition, EngineSpec, TrendSpec, role_conditions
 from monitor.model import Event, EventType, Reading, Role, Status
 
 

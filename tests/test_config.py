@@ -29,7 +29,7 @@ from monitor.config.schema import (
     parse_config,
     quick_config,
 )
-from monitor.engine.spec import Condition
+from monitor.engine.spec import Condition, role_conditions
 from monitor.errors import ConfigError, UsageError
 from monitor.model import Priority, Role
 from monitor.text import control_characters
@@ -385,14 +385,14 @@ def test_every_condition_is_overridable_and_every_role_has_defaults() -> None:
     overridable = set(ConditionOverrides.model_fields)
     assert overridable == {c.value for c in Condition if c is not Condition.DEVICE_LOST}
     for role in Role:
-        assert {c.value for c in defaults.ROLE_DEFAULTS[role]} == overridable
+        assert set(defaults.ROLE_DEFAULTS[role]) == overridable
 
 
 def test_default_config_spec_matches_the_built_in_defaults() -> None:
     spec = default_config().engine_spec()
     assert spec.channels == ()
     for role in Role:
-        for condition, built_in in defaults.role_conditions(role).items():
+        for condition, built_in in role_conditions(role).items():
             resolved = spec.role_conditions[role][condition]
             if condition is Condition.PREDICTED_BELOW_CRITICAL:
                 assert resolved.trip_c == defaults.ROLE_DEFAULTS[role][
@@ -431,7 +431,7 @@ def test_default_toml_equals_the_built_in_defaults() -> None:
     # every role table repeats every built-in value, with no key left implicit
     for role in Role:
         for condition, values in defaults.ROLE_DEFAULTS[role].items():
-            table = raw["roles"][role.value][condition.value]
+            table = raw["roles"][role.value][condition]
             for key, value in values.items():
                 expected = value.label if isinstance(value, Priority) else value
                 assert table[key] == expected, (role, condition, key)

@@ -3,6 +3,7 @@ and the engine's promise that any split of the same inputs gives identical event
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -19,7 +20,7 @@ from simulators.scenarios import SCENARIOS, Scenario
 from simulators.trace import Trace
 from tests.engine_helpers import channel, key
 
-FAST = settings(max_examples=40, deadline=None,
+FAST = settings(max_examples=int(os.environ.get("CG_EXAMPLES", "40")), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -366,3 +367,41 @@ def test_cycle_numbers_only_grow_and_every_phase_event_names_its_previous_phase(
         if e.fields["phase"] == "freeze":
             assert e.fields["cycle"] == cycle + 1
         previous, cycle = e.fields["phase"], e.fields["cycle"]
+
+
+# The snapshot carries the engine's own protocol targets ------------------------------------
+
+def test_configured_freeze_target_reaches_the_snapshot_during_a_freeze() -> None:
+    """[cycles] freeze_s = 480: the screen's freeze target comes from the engine (08:00),
+    not from the built-in 10 minutes."""
+    config = parse_config({"cycles": {"freeze_s": 480, "passive_thaw_s": "5 min",
+                                      "second_freeze_s": 420}}, "test")
+    eng = Engine(config.engine_spec(), t0=0.0)
+    eng.feed([])
+    assert eng.snapshot().phase_target_s is None  # idle: no timer
+    events = eng.mark(10.0, "freeze")
+    assert [e.fields.get("target_s") for e in events if e.type is EventType.CYCLE_PHASE] == [480]
+    eng.tick(130.0)
+    snap = eng.snapshot()
+    assert (snap.phase, snap.cycle, snap.phase_started_t) == ("freeze", 1, 10.0)
+    assert snap.phase_target_s == 480
+    assert snap.phase_elapsed_s == 120.0
+    due = [e for e in eng.tick(491.0) if e.type is EventType.ALARM_RAISED]
+    assert [(e.fields["alarm"], e.t) for e in due] == [("cycle.freeze_target", 490.0)]
+    eng.mark(500.0, "thaw")
+    assert eng.snapshot().phase_target_s == 300.0
+    eng.mark(900.0, "freeze")
+    assert (eng.snapshot().cycle, eng.snapshot().phase_target_s) == (2, 420.0)
+    eng.mark(1000.0, "end")
+    assert eng.snapshot().phase_target_s is None
+
+
+def test_a_detected_freeze_shows_the_configured_target() -> None:
+    _, events = run_routine(freeze_s=480)
+    first = next(e for e in events if e.type is EventType.CYCLE_PHASE)
+    assert first.fields["phase"] == "freeze" and first.fields["target_s"] == 480
+    eng = scenario_engine(SCENARIOS["routine"], freeze_s=480)
+    eng.process(scan_block(trace("routine"), -1.0, 300.0))
+    snap = eng.snapshot()
+    assert snap.phase == "freeze" and snap.phase_target_s == 480
+    assert snap.phase_source.startswith("probe ")

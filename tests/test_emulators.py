@@ -291,11 +291,19 @@ async def test_modbus_registers_through_pymodbus_client(tmp_path: Path) -> None:
             client.close()
 
 
-def test_player_holds_the_last_scan_after_the_trace_ends() -> None:
+def test_player_rests_at_the_last_scan_after_the_trace_ends_with_a_needles_jitter() -> None:
+    """After its scenario the tissue stays where it ended, but a real needle thermocouple still
+    jitters: a constant value for minutes is what the monitor calls ``stuck`` (a frozen
+    converter), so the emulated device must not send one."""
     trace = SCENARIOS["demo"].generate()
     player = Player(trace)
-    last = player.scan(trace.duration_s + 1000.0)
-    assert last.values == tuple(float(v) for v in trace.values[-1])
+    end = trace.duration_s
+    later = [player.scan(end + 10.0 + k * 0.1) for k in range(600)]
+    for c, held in enumerate(trace.values[-1]):
+        seen = [s.values[c] for s in later]
+        assert all(v is not None and abs(v - float(held)) <= 0.5 for v in seen)
+        assert len(set(seen)) > 1  # not a frozen value
+        assert all(abs(v * 10 - round(v * 10)) < 1e-6 for v in seen if v is not None)  # 0.1 °C
     assert player.sample_number(1.0) == 10
 
 

@@ -269,3 +269,48 @@ def test_prediction_does_not_chatter_while_hovering_at_the_critical_level() -> N
     events = eng.feed([Reading(float(a), "N1", float(b)) for a, b in zip(t, values,
                                                                        strict=True)])
     assert alarms(events).count("N1.predicted_below_critical") == 1
+
+
+# Decision levels of the trend alarms, hit exactly ----------------------------------------------
+# Times and values below are multiples of 1/16, so the least-squares slope is exact in binary
+# floating point and the readings land exactly on the configured rate and horizon.
+
+def dyadic_fall(rate_c_per_s: float, start_c: float, seconds: float) -> list[Reading]:
+    n = int(seconds / 0.5) + 1
+    return [Reading(0.5 * i, "N1", start_c + rate_c_per_s * max(0.0, 0.5 * i - 20.0))
+            for i in range(n)]
+
+
+def test_falling_fast_trips_at_exactly_its_rate() -> None:
+    """'Slope at or below trip_c_per_min': -7.5 °C/min is -0.125 °C/s, exact in binary."""
+    eng = engine(channel(falling_fast={"trip_c_per_min": -7.5, "clear_c_per_min": -5.0},
+                         predicted_below_critical={"enabled": False}))
+    events = eng.feed(dyadic_fall(-0.125, 40.0, 60.0))
+    raised = [e for e in events if e.type is RAISED and e.fields["condition"] == "falling_fast"]
+    assert len(raised) == 1
+    assert raised[0].fields["slope_c_per_min"] == -7.5  # raised on the first exact slope
+    assert eng.snapshot().channels[0].slope_c_per_min == -7.5
+
+
+def test_prediction_trips_at_exactly_its_horizon() -> None:
+    """'Reaches the limit within horizon_s': at 12 °C falling 0.125 °C/s, 10 °C is 16 s away."""
+    eng = engine(channel(predicted_below_critical={"horizon_s": 16.0, "clear_horizon_s": 30.0},
+                         falling_fast={"enabled": False}))
+    events = eng.feed(dyadic_fall(-0.125, 14.0, 40.0))
+    raised = [e for e in events if e.type is RAISED
+              and e.fields["condition"] == "predicted_below_critical"]
+    assert len(raised) == 1
+    assert raised[0].fields["value"] == 12.0 and raised[0].fields["seconds_to_limit"] == 16.0
+
+
+@pytest.mark.parametrize(("level", "armed"), [(11.0, False), (11.125, True)])
+def test_prediction_is_armed_only_above_the_critical_clear_level(level: float,
+                                                                 armed: bool) -> None:
+    """A reading that falls to the critical alarm's clear level (11 °C) and stays there does not
+    start a prediction; one a step above does."""
+    eng = engine(channel(predicted_below_critical={"horizon_s": 600.0, "clear_horizon_s": 900.0},
+                         falling_fast={"enabled": False}, below_warning={"enabled": False}))
+    readings_ = [Reading(0.5 * i, "N1", 11.25) for i in range(40)]
+    readings_ += [Reading(20.0 + 0.5 * i, "N1", level) for i in range(40)]
+    events = eng.feed(readings_)
+    assert ("N1.predicted_below_critical" in alarms(events)) is armed

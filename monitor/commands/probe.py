@@ -8,7 +8,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from monitor.errors import CryoGuardError, UsageError
 from monitor.model import Status
@@ -16,8 +16,6 @@ from monitor.model import Status
 if TYPE_CHECKING:
     from drivers.collect import CollectingSink, SinkEvent
     from drivers.params import AnyParams
-
-DEFAULT_BAUD = {"line": 115200, "dcon": 9600, "modbus": 9600}
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -46,8 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def build_params(args: argparse.Namespace) -> AnyParams:
     from drivers.params import DconParams, LineParams, ModbusParams
 
-    baud = args.baudrate or DEFAULT_BAUD[args.protocol]
-    common = dict(id="probe", port=args.port, baudrate=baud, learn_channels=True)
+    common: dict[str, Any] = dict(id="probe", port=args.port, learn_channels=True)
+    if args.baudrate:  # else each protocol's default (monitor/config/defaults.py)
+        common["baudrate"] = args.baudrate
     try:
         if args.protocol == "line":
             return LineParams(**common, units=args.units, tc_type=args.tc_type,

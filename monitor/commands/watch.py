@@ -236,12 +236,13 @@ async def _live(settings: MqttSettings, state: WatchState, duration_s: float | N
     from rich.console import Console
     from rich.live import Live
 
+    from monitor.config.defaults import DISPLAY_SPARKLINE_S
     from monitor.display.keys import cbreak
     from monitor.display.sparkline import History
     from monitor.mqtt.subscriber import follow
 
     console = Console(highlight=False)
-    history = History(300.0)
+    history = History(DISPLAY_SPARKLINE_S)
     stop = asyncio.Event()
     fd = sys.stdin.fileno()
     loop = asyncio.get_running_loop()

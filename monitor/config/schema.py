@@ -1,12 +1,10 @@
 """The TOML configuration: pydantic models, loading with every problem listed, engine spec.
 
-Numbers come from :mod:`monitor.config.defaults` (the single source of default thresholds); a config
-file overrides them per key, first per role (``[roles.<role>.<condition>]``) and then per
-channel (``alarms``). Loading never raises anything but :class:`~monitor.errors.ConfigError`,
-which lists every problem as ``field.path: message (got <bad value>)``.
-
-Defaults not in :mod:`monitor.config.defaults` (devices, cycles detection, outputs) are the
-constants below; each is listed with its source or reason in ``docs/clinical-defaults.md``.
+Every default comes from :mod:`monitor.config.defaults` (the one module that writes default
+values, each listed with its source in ``docs/clinical-defaults.md``); a config file overrides
+them per key, first per role (``[roles.<role>.<condition>]``) and then per channel
+(``alarms``). Loading never raises anything but :class:`~monitor.errors.ConfigError`, which
+lists every problem as ``field.path: message (got <bad value>)``.
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ import types
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -35,7 +33,61 @@ from pydantic import (
     model_validator,
 )
 
-from monitor.config import defaults
+from monitor.config.defaults import (
+    ALARM_ACTION_MAX_CHARS,
+    ALARM_ACTIONS,
+    AUDIO_PAUSE_S,
+    CYCLE_ACTIVE_THAW_ABOVE_C,
+    CYCLE_ACTIVE_THAW_RISE_C_PER_MIN,
+    CYCLE_ACTIVE_THAW_S,
+    CYCLE_DETECT,
+    CYCLE_FREEZE_BELOW_C,
+    CYCLE_FREEZE_FALL_C_PER_MIN,
+    CYCLE_FREEZE_S,
+    CYCLE_PASSIVE_THAW_S,
+    CYCLE_SECOND_FREEZE_S,
+    CYCLE_THAW_RISE_C_PER_MIN,
+    DCON_ADDRESS,
+    DCON_BAUDRATE,
+    DCON_CHECKSUM,
+    DEVICE_DATA_FORMAT,
+    DEVICE_LOST_PRIORITY,
+    DEVICE_POLL_INTERVAL_S,
+    DEVICE_TIMEOUT_S,
+    DISPLAY_BELL,
+    DISPLAY_COLOUR,
+    DISPLAY_MAX_REFRESH_HZ,
+    DISPLAY_REFRESH_HZ,
+    DISPLAY_SPARKLINE_S,
+    HIGH_COLD_MAX_DELAY_S,
+    HIGHEST_PLAUSIBLE_C,
+    LINE_BAUDRATE,
+    LINE_CHECKSUM,
+    LINE_UNITS,
+    MODBUS_BAUDRATE,
+    MODBUS_CHANNEL_COUNT,
+    MODBUS_CJC_REGISTER,
+    MODBUS_CJC_SCALE_C,
+    MODBUS_OPEN_VALUE,
+    MODBUS_READ_CJC,
+    MODBUS_SCALE_C,
+    MODBUS_START_REGISTER,
+    MODBUS_UNIT_ID,
+    MQTT_DISCOVERY,
+    MQTT_PUBLISH_HZ,
+    MQTT_QOS_EVENTS,
+    MQTT_QUEUE_LIMIT,
+    RECORDING_COMMIT_INTERVAL_S,
+    RECORDING_DIRECTORY,
+    RECORDING_ENABLED,
+    STATION_NAME,
+    TREND_MAX_GAP_S,
+    TREND_MAX_POINTS,
+    TREND_MIN_POINTS,
+    TREND_MIN_SPAN_S,
+    TREND_WINDOW_S,
+    UNKNOWN_CHANNEL_ROLE,
+)
 from monitor.config.units import (
     UnitError,
     parse_rate_c_per_min,
@@ -52,6 +104,8 @@ from monitor.engine.spec import (
     EngineSpec,
     Kind,
     TrendSpec,
+    condition_spec,
+    role_defaults,
 )
 from monitor.errors import ConfigError
 from monitor.model import Category, Priority, Role
@@ -59,40 +113,10 @@ from monitor.redact import redact_url as redact_url  # check-config shows the UR
 from monitor.redact import without_password
 from monitor.text import control_characters, printable
 
-# Defaults that are engineering choices (docs/clinical-defaults.md gives the reasons) -------
+# Defaults: every one is written in monitor.config.defaults and imported above. Below are the
+# bounds of validation, not defaults.
 
-STATION_NAME = "cryoguard"
-LINE_BAUDRATE = 115200  # common USB-serial rate of Arduino/MAX31856 boxes
-DCON_BAUDRATE = 9600  # ADAM-4000 / I-7000 factory default
-DCON_ADDRESS = 1
-DEVICE_POLL_INTERVAL_S = 0.25  # 4 Hz per channel (CLINICAL §7.1: acquire at >= 4 Hz)
-DEVICE_TIMEOUT_S = 0.3  # a DCON/Modbus reply takes a few ms at 9600 baud; 0.3 s is generous
-MODBUS_BAUDRATE = 9600
-MODBUS_UNIT_ID = 1
-MODBUS_START_REGISTER = 30001  # M-7018 layout (PROTOCOLS §2.3)
-MODBUS_CHANNEL_COUNT = 8
-MODBUS_SCALE_C = 0.1
-MODBUS_OPEN_VALUE = 0x7FFF
-MODBUS_CJC_REGISTER = 30129
-MODBUS_CJC_SCALE_C = 0.01
-TREND_MAX_POINTS = 8192  # memory bound of one channel's trend window
-CYCLE_SECOND_FREEZE_S = 600.0  # CLINICAL §2: 10-min freeze, 5-10-min thaw, 10-min freeze
-CYCLE_FREEZE_BELOW_C = -20.0  # CLINICAL §2: lethal ice about -20 °C
-CYCLE_FREEZE_FALL_C_PER_MIN = -20.0
-CYCLE_THAW_RISE_C_PER_MIN = 10.0
-CYCLE_ACTIVE_THAW_ABOVE_C = 0.0
-CYCLE_ACTIVE_THAW_RISE_C_PER_MIN = 30.0
-RECORDING_DIRECTORY = "sessions"
-RECORDING_COMMIT_INTERVAL_S = 1.0  # the contract: samples committed at least once a second
-MQTT_PUBLISH_HZ = 2.0
-MQTT_QOS_EVENTS: Literal[0, 1, 2] = 1
-MQTT_QUEUE_LIMIT = 10000
-DISPLAY_REFRESH_HZ = 10.0
-DISPLAY_MAX_REFRESH_HZ = 10.0  # a 64-row frame costs ~13 ms (DESIGN.md): 10 Hz is the ceiling
-DISPLAY_SPARKLINE_S = 300.0
-HIGH_COLD_MAX_DELAY_S = 1.0  # "never more than one sample" (CLINICAL §7.10)
 LARGEST_NUMBER = 1e12  # no setting is meant beyond this; a bigger one is a typo (docs/security.md)
-HIGHEST_TEMPERATURE_C = 2000.0  # readings above are out_of_range: a level above never acts
 TREND_MAX_POINTS_LIMIT = 100_000  # the trend keeps a few arrays of this size per channel
 MQTT_QUEUE_LIMIT_MAX = 1_000_000  # messages held in memory while the broker is away
 
@@ -148,8 +172,8 @@ def _tc_type(value: object) -> object:
 
 
 def _plausible_temperature(value: float) -> float:
-    if value > HIGHEST_TEMPERATURE_C:
-        raise ValueError(f"above {HIGHEST_TEMPERATURE_C:g} °C: a reading that high is "
+    if value > HIGHEST_PLAUSIBLE_C:
+        raise ValueError(f"above {HIGHEST_PLAUSIBLE_C:g} °C: a reading that high is "
                          "out_of_range, so this level could never act")
     return value
 
@@ -244,6 +268,12 @@ class StaleOverride(_Override):
     after_s: PositiveSeconds | None = None
 
 
+class StuckOverride(_Override):
+    """stuck: the reading has not changed at all for ``after_s``."""
+
+    after_s: PositiveSeconds | None = None
+
+
 class JumpOverride(_Override):
     """implausible_jump: a change faster than ``max_c_per_s`` and larger than ``min_step_c``."""
 
@@ -258,6 +288,7 @@ class StatusOverride(_Override):
 OVERRIDE_MODELS: Mapping[Kind, type[_Override]] = MappingProxyType({
     Kind.LOW: ThresholdOverride, Kind.HIGH: ThresholdOverride, Kind.PREDICTED: PredictedOverride,
     Kind.SLOPE: SlopeOverride, Kind.STALE: StaleOverride, Kind.JUMP: JumpOverride,
+    Kind.STUCK: StuckOverride,
     Kind.STATUS: StatusOverride,
 })
 
@@ -271,6 +302,7 @@ class ConditionOverrides(_Model):
     bad_data: StatusOverride | None = None
     implausible_jump: JumpOverride | None = None
     stale: StaleOverride | None = None
+    stuck: StuckOverride | None = None
     freezing: ThresholdOverride | None = None
     below_critical: ThresholdOverride | None = None
     below_warning: ThresholdOverride | None = None
@@ -325,12 +357,12 @@ class LineDevice(_Device):
 
     protocol: Literal["line"]
     baudrate: Baudrate = LINE_BAUDRATE
-    units: Literal["C", "mV"] = "C"
+    units: Literal["C", "mV"] = LINE_UNITS
     tc_type: TcType | None = None
     cjc_c: TempC | None = None
     cjc_channel: PositionOrKey | None = None
     scan_width: Annotated[int, Field(ge=1, le=256)] | None = None  # None: learned at connect
-    checksum: bool = False  # every line ends in *HH (XOR of the bytes before '*', NMEA 0183)
+    checksum: bool = LINE_CHECKSUM  # every line ends in *HH (XOR of the bytes before '*', NMEA)
 
     @model_validator(mode="after")
     def _cjc(self) -> LineDevice:
@@ -358,12 +390,12 @@ class DconDevice(_Device):
     protocol: Literal["dcon"]
     baudrate: Baudrate = DCON_BAUDRATE
     address: Annotated[int, Field(ge=0, le=255)] = DCON_ADDRESS
-    checksum: bool = False
+    checksum: bool = DCON_CHECKSUM
     poll_interval_s: PositiveSeconds = DEVICE_POLL_INTERVAL_S
     timeout_s: PositiveSeconds = DEVICE_TIMEOUT_S
     # "auto": the module's $AA2 reply must confirm engineering units; "engineering": the site
     # vouches for it when the module cannot report its configuration (docs/devices.md).
-    data_format: Literal["auto", "engineering"] = "auto"
+    data_format: Literal["auto", "engineering"] = DEVICE_DATA_FORMAT
 
 
 class ModbusDevice(_Device):
@@ -381,8 +413,8 @@ class ModbusDevice(_Device):
     # "auto": read coil 00269 (0 hex, 1 engineering) and the type code at 40487 at connect;
     # "engineering" (0.1 °C per count) or "hex" (two's complement of the type's full scale)
     # set it for modules without that map (docs/devices.md).
-    data_format: Literal["auto", "engineering", "hex"] = "auto"
-    read_cjc: bool = False  # true: the cold junction is a channel with index = "cjc"
+    data_format: Literal["auto", "engineering", "hex"] = DEVICE_DATA_FORMAT
+    read_cjc: bool = MODBUS_READ_CJC  # true: the cold junction is a channel, index = "cjc"
     cjc_register: Annotated[int, Field(ge=30001, le=49999)] = MODBUS_CJC_REGISTER
     cjc_scale: Annotated[float, AfterValidator(_positive)] = MODBUS_CJC_SCALE_C
 
@@ -426,10 +458,10 @@ class StationConfig(_Model):
 
 
 class TrendConfig(_Model):
-    window_s: PositiveSeconds = defaults.TREND_WINDOW_S
-    min_points: Annotated[int, Field(ge=2)] = defaults.TREND_MIN_POINTS
-    max_gap_s: PositiveSeconds = defaults.TREND_MAX_GAP_S
-    min_span_s: PositiveSeconds = defaults.TREND_MIN_SPAN_S
+    window_s: PositiveSeconds = TREND_WINDOW_S
+    min_points: Annotated[int, Field(ge=2)] = TREND_MIN_POINTS
+    max_gap_s: PositiveSeconds = TREND_MAX_GAP_S
+    min_span_s: PositiveSeconds = TREND_MIN_SPAN_S
     max_points: Annotated[int, Field(ge=2, le=TREND_MAX_POINTS_LIMIT)] = TREND_MAX_POINTS
 
     @model_validator(mode="after")
@@ -450,17 +482,17 @@ class TrendConfig(_Model):
 
 
 class AlarmsConfig(_Model):
-    audio_pause_s: PositiveSeconds = defaults.AUDIO_PAUSE_S
-    device_lost_priority: PriorityName = "high"
-    unknown_channel_role: Role = Role.NERVE
+    audio_pause_s: PositiveSeconds = AUDIO_PAUSE_S
+    device_lost_priority: PriorityName = cast(PriorityName, DEVICE_LOST_PRIORITY.label)
+    unknown_channel_role: Role = UNKNOWN_CHANNEL_ROLE
 
 
 class CyclesConfig(_Model):
-    detect: bool = True
-    freeze_s: PositiveSeconds = defaults.CYCLE_FREEZE_S
-    passive_thaw_s: PositiveSeconds = defaults.CYCLE_PASSIVE_THAW_S
+    detect: bool = CYCLE_DETECT
+    freeze_s: PositiveSeconds = CYCLE_FREEZE_S
+    passive_thaw_s: PositiveSeconds = CYCLE_PASSIVE_THAW_S
     second_freeze_s: PositiveSeconds = CYCLE_SECOND_FREEZE_S
-    active_thaw_s: PositiveSeconds | None = None
+    active_thaw_s: PositiveSeconds | None = CYCLE_ACTIVE_THAW_S
     freeze_below_c: TempC = CYCLE_FREEZE_BELOW_C
     freeze_fall_c_per_min: RateCPerMin = CYCLE_FREEZE_FALL_C_PER_MIN
     thaw_rise_c_per_min: RateCPerMin = CYCLE_THAW_RISE_C_PER_MIN
@@ -491,7 +523,7 @@ class CyclesConfig(_Model):
 
 
 class RecordingConfig(_Model):
-    enabled: bool = True
+    enabled: bool = RECORDING_ENABLED
     directory: str = RECORDING_DIRECTORY
     commit_interval_s: Annotated[PositiveSeconds, Field(le=1.0)] = RECORDING_COMMIT_INTERVAL_S
 
@@ -518,7 +550,7 @@ class MqttConfig(_Model):
     username: str | None = None
     password: str | None = None  # never echoed in a problem (_shown_input)
     password_file: str | None = None
-    discovery: bool = False
+    discovery: bool = MQTT_DISCOVERY
 
     @model_validator(mode="after")
     def _one_password(self) -> MqttConfig:
@@ -572,8 +604,8 @@ def _actions(value: dict[str, str]) -> dict[str, str]:
         elif control_characters(text):
             problems.append((key, "must not contain control characters "
                                   f"({', '.join(control_characters(text))})"))
-        elif len(text) > defaults.ALARM_ACTION_MAX_CHARS:
-            problems.append((key, f"at most {defaults.ALARM_ACTION_MAX_CHARS} characters "
+        elif len(text) > ALARM_ACTION_MAX_CHARS:
+            problems.append((key, f"at most {ALARM_ACTION_MAX_CHARS} characters "
                                   f"(got {len(text)})"))
     if problems:
         raise _Problems(problems)
@@ -581,16 +613,16 @@ def _actions(value: dict[str, str]) -> dict[str, str]:
 
 
 class DisplayConfig(_Model):
-    bell: bool = True
+    bell: bool = DISPLAY_BELL
     refresh_hz: Annotated[PositiveHz, Field(le=DISPLAY_MAX_REFRESH_HZ)] = DISPLAY_REFRESH_HZ
     sparkline_s: PositiveSeconds = DISPLAY_SPARKLINE_S
-    colour: Literal["auto", "always", "never"] = "auto"
+    colour: Literal["auto", "always", "never"] = DISPLAY_COLOUR
     actions: Annotated[dict[str, str], AfterValidator(_actions)] = Field(default_factory=dict)
 
     def alarm_actions(self) -> dict[str, str]:
         """The built-in action texts with the site's replacements (empty ones dropped), for
         the session header's ``actions`` key."""
-        merged = {**defaults.ALARM_ACTIONS, **self.actions}
+        merged = {**ALARM_ACTIONS, **self.actions}
         return {key: text for key, text in merged.items() if text.strip()}
 
 
@@ -672,7 +704,7 @@ def cross_check(devices: Sequence[tuple[int, AnyDevice]],
     role_ok: dict[Role, set[Condition]] = {}
     for role in Role:
         overrides = roles.for_role(role) if roles is not None else None
-        resolved = _resolve(defaults.ROLE_DEFAULTS[role], overrides)
+        resolved = _resolve(role_defaults(role), overrides)
         role_values[role] = resolved
         role_ok[role] = set()
         set_conditions = dict(overrides.items()) if overrides is not None else {}
@@ -786,7 +818,7 @@ class Config(_Model):
 
     def role_values(self, role: Role) -> dict[Condition, dict[str, Any]]:
         """Resolved settings of every condition of ``role``: defaults <- ``[roles]``."""
-        return _resolve(defaults.ROLE_DEFAULTS[role], self.roles.for_role(role))
+        return _resolve(role_defaults(role), self.roles.for_role(role))
 
     def channel_values(self, channel: ChannelConfig) -> dict[Condition, dict[str, Any]]:
         """Resolved settings of a channel: defaults <- ``[roles]`` <- the channel's alarms."""
@@ -826,7 +858,7 @@ def _specs(values: Mapping[Condition, Mapping[str, Any]]) -> Mapping[Condition, 
         fields = dict(values[condition])
         if condition is Condition.PREDICTED_BELOW_CRITICAL and limit is not None:
             fields["trip_c"] = limit
-        specs[condition] = defaults.condition_spec(condition, fields)
+        specs[condition] = condition_spec(condition, fields)
     return MappingProxyType(specs)
 
 
@@ -1085,6 +1117,8 @@ def _describe(condition: Condition, v: Mapping[str, Any]) -> str:
                 f"clear ≥ {v['clear_c_per_min']:g} °C/min")
     elif kind is Kind.STALE:
         what = f"no valid reading for {v['after_s']:g} s"
+    elif kind is Kind.STUCK:
+        what = f"reading unchanged for {v['after_s']:g} s"
     elif kind is Kind.JUMP:
         what = f"faster than {v['max_c_per_s']:g} °C/s and larger than {v['min_step_c']:g} °C"
     else:
@@ -1097,7 +1131,7 @@ def _describe(condition: Condition, v: Mapping[str, Any]) -> str:
     return f"{condition.value:<25} {what}; {priority}{extra}"
 
 
-_TECHNICAL = frozenset({Kind.STATUS, Kind.STALE, Kind.JUMP, Kind.DEVICE})
+_TECHNICAL = frozenset({Kind.STATUS, Kind.STALE, Kind.STUCK, Kind.JUMP, Kind.DEVICE})
 
 
 def _condition_lines(values: Mapping[Condition, Mapping[str, Any]],

@@ -24,7 +24,7 @@ from rich.cells import cell_len, set_cell_size
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from monitor.config.defaults import ALARM_ACTIONS
+from monitor.config.defaults import ALARM_ACTIONS, DISPLAY_SPARKLINE_S
 from monitor.display.digits import FONT2, big_rows, big_width
 from monitor.display.sparkline import (
     Levels,
@@ -86,7 +86,7 @@ def render_dashboard(snapshot: Snapshot, header: Mapping[str, Any], *, width: in
                      history: Mapping[str, Sequence[Point]] | None = None,
                      quit_prompt: bool = False, read_only: bool = False,
                      monochrome: bool = False, blink_slow: bool | None = None,
-                     span_s: float = 300.0,
+                     span_s: float = DISPLAY_SPARKLINE_S,
                      interventions: Sequence[tuple[float, str]] | None = None
                      ) -> RenderableType:
     """The whole screen for ``snapshot``, at most ``height`` lines of ``width`` columns.

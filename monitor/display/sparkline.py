@@ -16,9 +16,8 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from monitor.config.defaults import ROLE_DEFAULTS
 from monitor.engine import Snapshot
-from monitor.engine.spec import Condition, EngineSpec
+from monitor.engine.spec import Condition, EngineSpec, role_conditions
 from monitor.model import Role
 
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -93,7 +92,7 @@ def _levels(conditions: Mapping[Condition, object]) -> Levels:
 def role_levels(role: str) -> Levels:
     """The built-in levels of a role (an unknown role has none)."""
     try:
-        conditions = ROLE_DEFAULTS[Role(role)]
+        conditions = role_conditions(Role(role))
     except ValueError:
         return Levels()
     return _levels(conditions)

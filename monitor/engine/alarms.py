@@ -5,6 +5,11 @@ sees and hears. A latching alarm stays until its condition has cleared *and* it 
 acknowledged, in either order (Phoebus). Acknowledge silences audio only. An audio pause lasts
 ``audio_pause_s`` and a new alarm of higher priority than any sounding at the pause breaks it.
 Every change is an :class:`~monitor.model.Event`; the manager is sequential and has no clock.
+
+An alarm keeps the value, limit, rate and message it was raised with for as long as it is
+shown: a later reading or the clearing reading never rewrites them, so "falling fast,
+-6 °C/min" stays what tripped it while the live rate beside it (the channel view) says -12.
+Only a new raise (a latched alarm whose condition returns) records new trip values.
 """
 
 from __future__ import annotations
@@ -26,14 +31,22 @@ class Alarm:
     priority: Priority
     latching: bool
     raised_t: float
-    value: float | None
-    limit: float | None
-    message: str
+    value: float | None  # the reading that raised it (°C), kept while the alarm is shown
+    limit: float | None  # the level it tripped at (°C)
+    message: str  # as raised
     active: bool = True
     acknowledged: bool = False
     acknowledged_t: float | None = None
     condition_cleared_t: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # event fields of the raise
+    cleared: tuple[float | None, float | None, str, dict[str, Any]] | None = None
+    detail: str | None = None  # the latest word on a standing technical alarm (outputs)
+
+    @property
+    def trip_rate_c_per_min(self) -> float | None:
+        """The slope that raised a rate (or prediction) alarm, °C/min."""
+        rate = self.extra.get("slope_c_per_min")
+        return float(rate) if isinstance(rate, int | float) else None
 
     @property
     def latched(self) -> bool:
@@ -67,14 +80,17 @@ class AlarmManager:
         if existing is not None and existing.active:
             return events  # already raised: nothing new to say
         if existing is not None:
-            # A latched alarm whose condition comes back: active again, and audible again.
+            # A latched alarm whose condition comes back: raised again (new trip values),
+            # active again and audible again; it keeps its place in the list.
             existing.active = True
             existing.acknowledged = False
             existing.acknowledged_t = None
             existing.condition_cleared_t = None
+            existing.cleared = None
             existing.value, existing.limit, existing.message = (alarm.value, alarm.limit,
                                                                 alarm.message)
             existing.extra = alarm.extra
+            existing.raised_t = alarm.raised_t
             alarm = existing
         else:
             self.alarms[alarm.id] = alarm
@@ -92,8 +108,10 @@ class AlarmManager:
         alarm.active = False
         alarm.condition_cleared_t = t
         if alarm.latching and not alarm.acknowledged:
-            alarm.value = value
-            return []  # latched: stays until acknowledged; the clear is reported then
+            # Latched: stays (with its trip value) until acknowledged; the clear is reported
+            # then, with the value and level it cleared at.
+            alarm.cleared = (value, limit, message, dict(extra or {}))
+            return []
         del self.alarms[alarm_id]
         return [self._alarm_event(t, EventType.ALARM_CLEARED, alarm, message, value, limit,
                                   extra or {})]
@@ -114,11 +132,13 @@ class AlarmManager:
             if not alarm.active:
                 del self.alarms[alarm.id]
                 cleared_at = alarm.condition_cleared_t
+                value, limit = (alarm.cleared[0], alarm.cleared[1]) if alarm.cleared \
+                    else (None, None)
                 events.append(self._alarm_event(
                     t, EventType.ALARM_CLEARED, alarm,
                     f"{alarm.id} cleared (condition ended at {cleared_at:.1f} s, acknowledged)"
                     if cleared_at is not None else f"{alarm.id} cleared",
-                    alarm.value, alarm.limit, {"condition_cleared_t": cleared_at}))
+                    value, limit, {"condition_cleared_t": cleared_at}))
         return events
 
     def pause_audio(self, t: float, by: str) -> list[Event]:

@@ -55,14 +55,21 @@ class ReadingBlock:
 
     @classmethod
     def from_arrays(cls, t: F64, channel: I32, temp_c: F64, status: I8) -> ReadingBlock:
-        """Normalise foreign arrays: an OK status needs a finite value, faults carry NaN."""
+        """Normalise foreign arrays: an OK status needs a finite value, faults carry NaN.
+
+        An OK reading without a number (NaN) is bad data; one at ±infinity is beyond any range,
+        so out of range on its side (like a finite reading below absolute zero, which the
+        channel engine turns into UNDER_RANGE).
+        """
         t = np.ascontiguousarray(t, np.float64)
         if t.size and not np.isfinite(t).all():
             raise ValueError("reading times must be finite")
         status = np.ascontiguousarray(status, np.int8).copy()
         temp_c = np.ascontiguousarray(temp_c, np.float64).copy()
-        bad_ok = (status == Status.OK) & ~np.isfinite(temp_c)
-        status[bad_ok] = Status.BAD_DATA
+        ok = status == Status.OK
+        status[ok & np.isnan(temp_c)] = Status.BAD_DATA
+        status[ok & np.isposinf(temp_c)] = Status.OVER_RANGE
+        status[ok & np.isneginf(temp_c)] = Status.UNDER_RANGE
         temp_c[status != Status.OK] = np.nan
         return cls(t, np.ascontiguousarray(channel, np.int32), temp_c, status)
 

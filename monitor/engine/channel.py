@@ -14,14 +14,15 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from monitor.config import defaults
 from monitor.engine.block import F64, I8, I64
 from monitor.engine.hysteresis import ConditionState, transitions
 from monitor.engine.spec import ChannelSpec, Condition, ConditionSpec, Kind, TrendSpec
 from monitor.engine.trend import TrendState
 from monitor.model import Category, Priority, Status
 
-ABSOLUTE_ZERO_C = -273.15
-HIGHEST_PLAUSIBLE_C = 2000.0  # above every thermocouple type's range
+ABSOLUTE_ZERO_C = -273.15  # a physical constant, not a default
+HIGHEST_PLAUSIBLE_C = defaults.HIGHEST_PLAUSIBLE_C
 
 PHASE_BEFORE = 0  # detected when time passed (stale): ordered before the reading's own changes
 PHASE_READING = 1
@@ -38,6 +39,82 @@ _STATUS_WORDS = {
     Condition.OUT_OF_RANGE: "reading out of the sensor's range",
     Condition.BAD_DATA: "bad data from the device",
 }
+
+
+# The rules, written once -------------------------------------------------------------------
+# Each predicate takes one value (the live fast path) or an array (the block path): both paths
+# call the same comparison, so neither can drift from the other.
+
+def below_range(v: Any) -> Any:
+    """Below absolute zero: no thermocouple reads this; the reading is out of range."""
+    return v < ABSOLUTE_ZERO_C
+
+
+def above_range(v: Any) -> Any:
+    """Above every thermocouple type's range: out of range."""
+    return v > HIGHEST_PLAUSIBLE_C
+
+
+def level_trip_clear(kind: Kind, v: Any, trip_c: float, clear_c: float) -> tuple[Any, Any]:
+    """Where a level condition is met (trip) and where it is clearly over (clear).
+
+    Cold side: trips at or below ``trip_c``, clears at or above ``clear_c``; hot side mirrored.
+    Between the two levels neither holds (hysteresis).
+    """
+    if kind is Kind.LOW:
+        return v <= trip_c, v >= clear_c
+    return v >= trip_c, v <= clear_c
+
+
+def slope_trip_clear(spec: ConditionSpec, slope: Any) -> tuple[Any, Any, Any]:
+    """``falling_fast``: trips at a slope (°C/min) at or below ``trip_c_per_min``, clears at or
+    above ``clear_c_per_min``; no usable slope (NaN) does neither. Also returns the rate."""
+    assert spec.trip_c_per_min is not None
+    usable = abs(slope) < math.inf
+    rate = slope * 60.0
+    clear_rate = spec.clear_c_per_min if spec.clear_c_per_min is not None else spec.trip_c_per_min
+    trip = usable & (rate <= spec.trip_c_per_min)
+    return trip, usable & (rate >= clear_rate) & (trip ^ True), rate
+
+
+def predicted_trip_clear(spec: ConditionSpec, v: Any, slope: Any, limit: float, arm_c: float
+                         ) -> tuple[Any, Any, Any]:
+    """``predicted_below_critical``: trips when the reading, above ``arm_c`` (the critical
+    alarm's clear level), falls toward ``limit`` fast enough to reach it within ``horizon_s``;
+    clears at or below the limit, when not falling, or beyond ``clear_horizon_s``. Also returns
+    the time to the limit (s). Arming above the clear level keeps a reading hovering at the
+    limit after the critical alarm from making the prediction chatter."""
+    assert spec.horizon_s is not None
+    clear_h = spec.clear_horizon_s if spec.clear_horizon_s is not None else spec.horizon_s
+    usable = abs(slope) < math.inf
+    if isinstance(slope, float):  # one sample: Python raises on a division by zero
+        ttl: Any = (limit - v) / slope if slope != 0.0 else math.nan
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ttl = (limit - v) / slope
+    falling = usable & (slope < 0) & (v > limit)
+    trip = falling & (ttl <= spec.horizon_s) & (v > arm_c)
+    clear = (v <= limit) | (usable & (slope >= 0)) | (falling & (ttl > clear_h))
+    return trip, clear & (trip ^ True), ttl
+
+
+def implausible(step: Any, dt: Any, spec: ConditionSpec) -> Any:
+    """A change no needle can make: larger than ``min_step_c`` *and* faster than
+    ``max_c_per_s`` (``step`` is the absolute change, ``dt`` the time it took)."""
+    rate = spec.max_c_per_s if spec.max_c_per_s is not None else math.inf
+    return (step > (spec.min_step_c or 0.0)) & (step > rate * dt)
+
+
+def stuck_trip_clear(t: Any, run_start_t: Any, changed: Any, after_s: float) -> tuple[Any, Any]:
+    """``stuck``: the reading has kept one value since ``run_start_t`` for at least
+    ``after_s`` (trip); any change of value (``changed``) clears it."""
+    return t >= run_start_t + after_s, changed
+
+
+def stale_due(last_valid_t: Any, after_s: float) -> Any:
+    """When a channel whose last valid reading was at ``last_valid_t`` becomes stale: the
+    first clock time at or after it (``searchsorted(..., "left")`` on the block clock)."""
+    return last_valid_t + after_s
 
 
 class Change(NamedTuple):
@@ -93,6 +170,11 @@ class ChannelEngine:
         self.stale = False
         stale_spec = spec.enabled(Condition.STALE)
         self.stale_after_s = stale_spec.after_s if stale_spec and stale_spec.after_s else None
+        self.stuck_spec = spec.enabled(Condition.STUCK)
+        if self.stuck_spec is not None and not self.stuck_spec.after_s:
+            self.stuck_spec = None
+        self.run_v: float | None = None  # the value of the current run of equal readings
+        self.run_t = t0  # when that run began
         self.view = ChannelView(spec.id, spec.name, str(spec.role))
         self._status_active = False
         empty_f = np.empty(0, np.float64)
@@ -118,20 +200,20 @@ class ChannelEngine:
             if quiet is not None:
                 return quiet
         changes: list[Change] = []
-        st = self._effective_status(t, v, status)
+        st, clock = self._effective_status(t, v, status)
         ok = st == Status.OK
-        self._status_changes(rows, t, st, changes)
+        self._status_changes(rows, clock, st, changes)
         valid_rows = np.flatnonzero(ok)
+        if self.stuck_spec is not None and valid_rows.size:
+            self._stuck_changes(rows[valid_rows], t[valid_rows], v[valid_rows], changes)
         accepted = self._jump_filter(t[valid_rows], v[valid_rows], ok, valid_rows)
         jump = self.spec.enabled(Condition.IMPLAUSIBLE_JUMP)
         if jump is not None and valid_rows.size:
-            trip = np.zeros(t.shape[0], np.bool_)
-            trip[valid_rows[~accepted]] = True
-            clear = np.zeros(t.shape[0], np.bool_)
-            clear[valid_rows[accepted]] = True
-            self._emit(changes, jump, rows, t, transitions(
-                t, trip, clear, self.states[Condition.IMPLAUSIBLE_JUMP], jump.delay_s, False),
-                lambda i, up: (float(v[i]), None, {}))
+            # Judged on valid readings only: held back trips it, accepted clears it.
+            tv, vv = t[valid_rows], v[valid_rows]
+            self._emit(changes, jump, rows[valid_rows], tv, transitions(
+                tv, ~accepted, accepted, self.states[Condition.IMPLAUSIBLE_JUMP],
+                jump.delay_s, False), lambda i, up: (float(vv[i]), None, {}))
         acc_rows = valid_rows[accepted]
         ta, va = t[acc_rows], v[acc_rows]
         slope = self.trend.extend(ta, va) if ta.size else np.empty(0, np.float64)
@@ -154,35 +236,40 @@ class ChannelEngine:
         t, v = float(t_arr[0]), float(v_arr[0])
         if (int(status[0]) != Status.OK or t < self.last_t or self._status_active
                 or self.stale or self.fault_since_ref or self.cand is not None
-                or not ABSOLUTE_ZERO_C <= v <= HIGHEST_PLAUSIBLE_C):
+                or below_range(v) or above_range(v)):
             return None
         jump_state = self.states[Condition.IMPLAUSIBLE_JUMP]
         if jump_state.active or jump_state.pending_t is not None:
             return None
         jump = self.spec.enabled(Condition.IMPLAUSIBLE_JUMP)
         ref = self.ref
-        if jump is not None and jump.max_c_per_s is not None and ref is not None and (
-                abs(v - ref[1]) > max(jump.min_step_c or 0.0, jump.max_c_per_s * (t - ref[0]))):
+        if jump is not None and jump.max_c_per_s is not None and ref is not None and \
+                implausible(abs(v - ref[1]), t - ref[0], jump):
             return None
+        stuck = self.stuck_spec
+        if stuck is not None:
+            changed = self.run_v is None or v != self.run_v
+            run_t = t if changed else self.run_t
+            trip, clear = stuck_trip_clear(t, run_t, changed, stuck.after_s or 0.0)
+            if not self.states[Condition.STUCK].quiet(trip, clear):
+                return None
         after = self.stale_after_s
         row = int(rows[0])
-        if after is not None and (float(now[row]) >= self.last_valid_t + after
-                                  or float(now[-1]) >= t + after):
+        if after is not None and (float(now[row]) >= stale_due(self.last_valid_t, after)
+                                  or float(now[-1]) >= stale_due(t, after)):
             return None
         for condition, spec, _cap in self._temperature_specs:
             state = self.states[condition]
             if state.pending_t is not None:
                 return None
-            kind = condition.kind
             if spec.trip_c is None or spec.clear_c is None:
-                continue
-            if kind is Kind.LOW and ((v >= spec.clear_c) if state.active
-                                     else (v <= spec.trip_c)):
-                return None
-            if kind is Kind.HIGH and ((v <= spec.clear_c) if state.active
-                                      else (v >= spec.trip_c)):
+                continue  # slope and prediction: decided below, after the trend
+            trip, clear = level_trip_clear(condition.kind, v, spec.trip_c, spec.clear_c)
+            if not state.quiet(trip, clear):
                 return None
         # Committed: the same updates the vectorised path makes for a quiet reading.
+        if stuck is not None:
+            self.run_v, self.run_t = v, run_t
         self.last_t = max(self.last_t, t)
         self.ref = (t, v)
         slope = self.trend.extend(t_arr, v_arr)
@@ -195,20 +282,19 @@ class ChannelEngine:
         return changes
 
     def _trend_may_change(self, v: float, s: float) -> bool:
-        """Could a slope or prediction condition trip or clear on this sample?"""
-        finite = math.isfinite(s)
+        """Could a slope or prediction condition trip or clear on this sample? (The same
+        predicates as the block path, on one value.)"""
         for condition, spec, _cap in self._temperature_specs:
             kind = condition.kind
-            if kind is Kind.SLOPE or kind is Kind.PREDICTED:
-                if not finite and not (kind is Kind.PREDICTED and v <= self.predict_limit
-                                       and self.states[condition].active):
-                    continue
-                masks = _condition_masks(spec, np.array([v]), np.array([s]),
-                                         self.predict_limit, self.predict_arm_c)
-                if masks is not None and (
-                        bool(masks.clear[0]) if self.states[condition].active
-                        else bool(masks.trip[0])):
-                    return True
+            if kind is Kind.SLOPE and spec.trip_c_per_min is not None:
+                trip, clear, _ = slope_trip_clear(spec, s)
+            elif kind is Kind.PREDICTED and spec.horizon_s is not None:
+                trip, clear, _ = predicted_trip_clear(spec, v, s, self.predict_limit,
+                                                      self.predict_arm_c)
+            else:
+                continue
+            if not self.states[condition].quiet(trip, clear):
+                return True
         return False
 
     def _view_one(self, t: float, v: float, s: float) -> None:
@@ -223,15 +309,22 @@ class ChannelEngine:
         view.slope_c_per_min = round(s * 60.0, 3) if math.isfinite(s) else None
         view.limit_c, view.seconds_to_limit = self._nearest_limit(v, s)
 
-    def _effective_status(self, t: F64, v: F64, status: I8) -> I8:
+    def _effective_status(self, t: F64, v: F64, status: I8) -> tuple[I8, F64]:
+        """The status the engine judges each row by, and the channel's clock at each row.
+
+        A row whose time runs backwards cannot be trusted (bad data) and is dated at the
+        channel's clock (its latest time so far), so conditions see time only move forward.
+        """
         st = status.copy()
         before = np.maximum.accumulate(np.concatenate(([self.last_t], t[:-1])))
-        st[t < before] = Status.BAD_DATA  # time ran backwards: the row cannot be trusted
+        late = t < before
+        st[late] = Status.BAD_DATA
+        clock = np.where(late, before, t)
         self.last_t = max(self.last_t, float(t.max())) if t.size else self.last_t
         ok = st == Status.OK
-        st[ok & (v < ABSOLUTE_ZERO_C)] = Status.UNDER_RANGE
-        st[ok & (v > HIGHEST_PLAUSIBLE_C)] = Status.OVER_RANGE
-        return st
+        st[ok & below_range(v)] = Status.UNDER_RANGE
+        st[ok & above_range(v)] = Status.OVER_RANGE
+        return st, clock
 
     def _status_changes(self, rows: I64, t: F64, st: I8, changes: list[Change]) -> None:
         if not self._status_active and not st.any():
@@ -244,12 +337,32 @@ class ChannelEngine:
             trip = st == codes[0]
             for code in codes[1:]:
                 trip |= st == code
-            if not trip.any() and not self.states[condition].active:
-                continue
-            found = transitions(t, trip, clear, self.states[condition], spec.delay_s, False)
+            state = self.states[condition]
+            if not trip.any() and not state.active and state.pending_t is None:
+                continue  # nothing met, nothing standing, nothing waiting on a delay
+            found = transitions(t, trip, clear, state, spec.delay_s, False)
             self._emit(changes, spec, rows, t, found, lambda i, up: (None, None, {}))
         self._status_active = any(self.states[c].active or self.states[c].pending_t is not None
                                   for c in _STATUS_CONDITIONS)
+
+    def _stuck_changes(self, rows: I64, tv: F64, vv: F64, changes: list[Change]) -> None:
+        """Runs of exactly equal valid readings (a frozen converter repeats its last value)."""
+        spec = self.stuck_spec
+        assert spec is not None and spec.after_s is not None
+        prev = np.empty_like(vv)
+        prev[0] = self.run_v if self.run_v is not None else np.nan
+        prev[1:] = vv[:-1]
+        changed = vv != prev  # NaN (no reading yet) differs from everything
+        idx = np.arange(vv.shape[0])
+        last_change = np.maximum.accumulate(np.where(changed, idx, -1))
+        run_t = np.where(last_change >= 0, tv[np.maximum(last_change, 0)], self.run_t)
+        trip, clear = stuck_trip_clear(tv, run_t, changed, spec.after_s)
+        state = self.states[Condition.STUCK]
+        found = transitions(tv, trip, clear, state, spec.delay_s, False)
+        self._emit(changes, spec, rows, tv, found,
+                   lambda i, up: (float(vv[i]), None, {"since_t": round(float(run_t[i]), 6)}
+                                  if up else {}))
+        self.run_v, self.run_t = float(vv[-1]), float(run_t[-1])
 
     def _jump_filter(self, tv: F64, vv: F64, ok: NDArray[np.bool_], valid_rows: I64
                      ) -> NDArray[np.bool_]:
@@ -274,14 +387,13 @@ class ChannelEngine:
         if spec is None or spec.max_c_per_s is None:
             self.ref, self.cand = (float(tv[-1]), float(vv[-1])), None
             return acc
-        rate, step = spec.max_c_per_s, spec.min_step_c or 0.0
         prev_t = np.concatenate(([self.ref[0] if self.ref else tv[0]], tv[:-1]))
         prev_v = np.concatenate(([self.ref[1] if self.ref else vv[0]], vv[:-1]))
-        bad = (np.abs(vv - prev_v) > np.maximum(step, rate * (tv - prev_t))) & ~fault_before
+        bad = implausible(np.abs(vv - prev_v), tv - prev_t, spec) & ~fault_before
         bad_idx = np.flatnonzero(bad)
 
         def plausible(r: tuple[float, float], i: int) -> bool:
-            return abs(float(vv[i]) - r[1]) <= max(step, rate * (float(tv[i]) - r[0]))
+            return not implausible(abs(float(vv[i]) - r[1]), float(tv[i]) - r[0], spec)
 
         ref, cand = self.ref, self.cand
         i = 0
@@ -324,7 +436,7 @@ class ChannelEngine:
         starts_t = np.concatenate(([self.last_valid_t], ta))
         starts_row = np.concatenate(([-1], rows[acc_rows]))
         ends_row = np.concatenate((rows[acc_rows], [n_block - 1]))
-        due = starts_t + after
+        due = stale_due(starts_t, after)
         detect = np.searchsorted(now, due, "left")
         detect = np.maximum(detect, starts_row + 1)
         n_acc = ta.shape[0]
@@ -390,6 +502,11 @@ class ChannelEngine:
         if kind is Kind.STATUS:
             text = _STATUS_WORDS[spec.condition]
             return f"{spec.priority.marker} {name}: {text}" if up else f"{name}: sensor OK again"
+        if kind is Kind.STUCK:
+            shown = f"{value:.2f} °C" if value is not None else "one value"
+            return (f"{spec.priority.marker} {name}: reading unchanged at {shown} for "
+                    f"{spec.after_s:g} s (converter or firmware frozen?)" if up
+                    else f"{name}: reading changing again")
         if kind is Kind.JUMP:
             shown = f"{value:.1f} °C" if value is not None else "a value"
             return (f"{spec.priority.marker} {name}: implausible jump to {shown} held back"
@@ -441,7 +558,7 @@ class ChannelEngine:
     def idle(self, now: F64) -> list[Change]:
         """No rows for this channel in a block (or a tick): only staleness can change."""
         after = self.stale_after_s
-        if after is None or self.stale or now[-1] < self.last_valid_t + after:
+        if after is None or self.stale or now[-1] < stale_due(self.last_valid_t, after):
             return []
         changes: list[Change] = []
         none_i, none_f = np.empty(0, np.int64), np.empty(0, np.float64)
@@ -465,29 +582,16 @@ def _condition_masks(spec: ConditionSpec, va: F64, slope: F64, predict_limit: fl
                      ) -> _Masks | None:
     """Where a temperature condition is met (trip) and where it is clearly over (clear)."""
     kind = spec.condition.kind
-    if kind is Kind.LOW and spec.trip_c is not None and spec.clear_c is not None:
-        return _Masks(va <= spec.trip_c, va >= spec.clear_c, spec.trip_c, spec.clear_c, {})
-    if kind is Kind.HIGH and spec.trip_c is not None and spec.clear_c is not None:
-        return _Masks(va >= spec.trip_c, va <= spec.clear_c, spec.trip_c, spec.clear_c, {})
-    finite = np.isfinite(slope)
-    rate = slope * 60.0
+    if kind in (Kind.LOW, Kind.HIGH) and spec.trip_c is not None and spec.clear_c is not None:
+        trip, clear = level_trip_clear(kind, va, spec.trip_c, spec.clear_c)
+        return _Masks(trip, clear, spec.trip_c, spec.clear_c, {})
     if kind is Kind.SLOPE and spec.trip_c_per_min is not None:
-        clear_rate = (spec.clear_c_per_min if spec.clear_c_per_min is not None
-                      else spec.trip_c_per_min)
-        trip = finite & (rate <= spec.trip_c_per_min)
-        return _Masks(trip, finite & (rate >= clear_rate) & ~trip, None, None,
-                      {"slope_c_per_min": rate})
+        trip, clear, rate = slope_trip_clear(spec, slope)
+        return _Masks(trip, clear, None, None, {"slope_c_per_min": rate})
     if kind is Kind.PREDICTED and spec.horizon_s is not None:
-        clear_h = spec.clear_horizon_s if spec.clear_horizon_s is not None else spec.horizon_s
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ttl = (predict_limit - va) / slope
-        falling = finite & (slope < 0) & (va > predict_limit)
-        # Armed only above the critical alarm's clear level, so a reading hovering at the
-        # limit after the critical alarm cannot make the prediction chatter.
-        trip = falling & (ttl <= spec.horizon_s) & (va > predict_arm_c)
-        clear = (va <= predict_limit) | (finite & (slope >= 0)) | (falling & (ttl > clear_h))
-        return _Masks(trip, clear & ~trip, predict_limit, predict_limit,
-                      {"slope_c_per_min": rate, "seconds_to_limit": ttl})
+        trip, clear, ttl = predicted_trip_clear(spec, va, slope, predict_limit, predict_arm_c)
+        return _Masks(trip, clear, predict_limit, predict_limit,
+                      {"slope_c_per_min": slope * 60.0, "seconds_to_limit": ttl})
     return None
 
 
@@ -502,7 +606,7 @@ def _predict_limit(spec: ChannelSpec) -> float:
     critical = spec.conditions.get(Condition.BELOW_CRITICAL)
     if critical is not None and critical.trip_c is not None:
         return critical.trip_c
-    return 10.0
+    return defaults.BELOW_CRITICAL_C
 
 
 def _predict_arm(spec: ChannelSpec, limit: float) -> float:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from monitor.config import defaults
 from monitor.engine.alarms import Alarm, AlarmManager, AudioState
 from monitor.engine.block import F64, I64, ReadingBlock
 from monitor.engine.channel import PHASE_BEFORE, Change, ChannelEngine, ChannelView
@@ -36,17 +37,39 @@ OUTPUT_FAILED = "output_failed"
 
 @dataclass(frozen=True, slots=True)
 class AlarmView:
+    """One alarm as the operator sees it. ``value``, ``limit``, ``trip_rate_c_per_min`` and
+    ``message`` are as the alarm was raised and never follow later readings: a display shows
+    the live value beside them from the channel's :class:`ChannelView`."""
+
     id: str
     channel: str
     condition: str
     category: str
     priority: Priority
     raised_t: float
-    active: bool
+    active: bool  # False: latched, its condition has ended, waiting for an acknowledge
     acknowledged: bool
-    value: float | None
-    limit: float | None
-    message: str
+    value: float | None  # the reading that raised it (°C)
+    limit: float | None  # the level it tripped at (°C)
+    message: str  # as raised
+    trip_rate_c_per_min: float | None = None  # rate and prediction alarms: the slope then
+    latching: bool = False
+    condition_cleared_t: float | None = None  # latched alarms: when the condition ended
+    detail: str | None = None  # the latest word on a standing technical alarm (outputs)
+
+    @property
+    def trip_value(self) -> float | None:
+        """The reading that raised the alarm (°C); the same as ``value``."""
+        return self.value
+
+    @property
+    def trip_limit(self) -> float | None:
+        """The level the alarm tripped at (°C); the same as ``limit``."""
+        return self.limit
+
+    @property
+    def latched(self) -> bool:
+        return not self.active
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +86,13 @@ class Snapshot:
     phase_started_t: float | None = None
     phase_target_s: float | None = None  # protocol target of the phase (None: no timer)
     phase_source: str = ""  # "probe P1" or "operator"
+
+    @property
+    def phase_elapsed_s(self) -> float | None:
+        """Time in the current phase on the engine's clock (None outside a timed phase)."""
+        if self.phase_started_t is None:
+            return None
+        return max(0.0, self.t - self.phase_started_t)
 
 
 @dataclass(slots=True)
@@ -232,15 +262,16 @@ class Engine:
         if state.bad:
             return events
         state.bad = True
+        priority = defaults.DEVICE_BAD_DATA_PRIORITY
         events += self._noted(self.manager.raise_alarm(self.now, Alarm(
             id=f"{device}.{Condition.BAD_DATA}", channel=device,
             condition=str(Condition.BAD_DATA), category=Category.TECHNICAL,
-            priority=Priority.MEDIUM, latching=False, raised_t=self.now, value=None,
-            limit=None, message=f"{Priority.MEDIUM.marker} device {device}: bad data ({detail})")))
+            priority=priority, latching=False, raised_t=self.now, value=None,
+            limit=None, message=f"{priority.marker} device {device}: bad data ({detail})")))
         return events
 
     def output_fault(self, t: float, output: str, message: str,
-                     priority: Priority = Priority.MEDIUM) -> list[Event]:
+                     priority: Priority = defaults.OUTPUT_FAULT_PRIORITY) -> list[Event]:
         """An output (recorder, event stream, display, MQTT) failed or fell behind.
 
         Not a patient condition and not recorded as an input: replay of a session reproduces
@@ -250,7 +281,7 @@ class Engine:
         alarm_id = f"{output}.{OUTPUT_FAILED}"
         existing = self.manager.alarms.get(alarm_id)
         if existing is not None and existing.active:
-            existing.message = f"{priority.marker} {output}: {message}"
+            existing.detail = f"{output}: {message}"  # the message stays as raised
             return events
         events += self.manager.raise_alarm(self.now, Alarm(
             id=alarm_id, channel=output, condition=OUTPUT_FAILED,
@@ -372,7 +403,9 @@ class Engine:
     def snapshot(self) -> Snapshot:
         alarms = tuple(
             AlarmView(a.id, a.channel, a.condition, str(a.category), a.priority, a.raised_t,
-                      a.active, a.acknowledged, a.value, a.limit, a.message)
+                      a.active, a.acknowledged, a.value, a.limit, a.message,
+                      trip_rate_c_per_min=a.trip_rate_c_per_min, latching=a.latching,
+                      condition_cleared_t=a.condition_cleared_t, detail=a.detail)
             for a in self.manager.ordered())
         return Snapshot(
             t=self.now if math.isfinite(self.now) else 0.0,

@@ -33,18 +33,19 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from monitor.config import defaults
 from monitor.engine.block import F64, I64
 from monitor.engine.channel import PHASE_BEFORE, PHASE_READING
 from monitor.engine.spec import ChannelSpec, Condition, CycleSpec
-from monitor.model import Event, EventType, Priority
+from monitor.model import Event, EventType
 
 CYCLE_CHANNEL = "cycle"  # the "channel" of the timer alarms: cycle.freeze_target, ...
-TARGET_PRIORITY = Priority.LOW  # a reminder: operator awareness, not a patient risk
+TARGET_PRIORITY = defaults.CYCLE_TARGET_PRIORITY  # a reminder, not a patient risk
 _ORDER_AFTER_CONDITIONS = len(Condition)  # after every condition change of the same reading
 _TIMER_CHANNEL = 1 << 30  # timer changes sort after the stale changes of the same row
-DEFAULT_LEVELS_C = (15.0, 10.0, 0.0)  # below_warning, below_critical, freezing (DESIGN.md)
+DEFAULT_LEVELS_C = defaults.NERVE_LEVELS_C  # below_warning, below_critical, freezing
 _LEVEL_CONDITIONS = (Condition.BELOW_WARNING, Condition.BELOW_CRITICAL, Condition.FREEZING)
-DEFAULT_HOLD_S = 2.0  # a sample counts for at most this long when a channel has no stale delay
+DEFAULT_HOLD_S = defaults.TIME_AT_LEVEL_HOLD_S  # when a channel has no stale delay
 
 
 class Phase(enum.StrEnum):

@@ -23,6 +23,13 @@ class ConditionState:
     active: bool = False
     pending_t: float | None = None  # when the trip level was first met while a delay runs
 
+    def quiet(self, trip: bool, clear: bool) -> bool:
+        """Whether a sample with these masks changes nothing: what :func:`transitions` does
+        for one sample when it returns no change (the live fast path asks this)."""
+        if self.active:
+            return not clear
+        return self.pending_t is None and not trip
+
 
 def _next(indices: I64, start: int) -> int:
     k = int(np.searchsorted(indices, start, "left"))
@@ -36,7 +43,7 @@ def transitions(t: F64, trip: NDArray[np.bool_], clear: NDArray[np.bool_],
 
     ``trip`` and ``clear`` must be disjoint. With a delay the condition is raised at the first
     sample at least ``delay_s`` after the trip level was first met; ``one_sample_cap`` raises
-    it at the latest on the next sample (high-priority cold conditions, DESIGN.md).
+    it at the latest on the next sample (high-priority cold conditions, docs/engine.md).
     ``state`` is updated in place for the next block.
     """
     n = t.shape[0]

@@ -1,8 +1,8 @@
 """What the engine needs to know, resolved: one immutable spec per channel and condition.
 
 The config layer (``monitor.config.schema``) turns a TOML file into an :class:`EngineSpec`;
-the engine never reads files. Quick mode builds the same spec from
-:mod:`monitor.config.defaults` alone.
+the engine never reads files. Every default below comes from :mod:`monitor.config.defaults`
+(the one module that writes default values); quick mode builds the same spec from it alone.
 """
 
 from __future__ import annotations
@@ -10,7 +10,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
 
+from monitor.config import defaults
 from monitor.model import Category, Priority, Role
 
 
@@ -23,6 +26,7 @@ class Kind(enum.Enum):
     SLOPE = "slope"  # slope at or below trip_c_per_min
     STATUS = "status"  # device status of the reading
     STALE = "stale"  # no valid reading for after_s
+    STUCK = "stuck"  # the same value, unchanged, for after_s
     JUMP = "jump"  # a change no needle thermocouple can make
     DEVICE = "device"  # the device (not a channel) is lost
 
@@ -36,6 +40,7 @@ class Condition(enum.StrEnum):
     BAD_DATA = "bad_data"
     IMPLAUSIBLE_JUMP = "implausible_jump"
     STALE = "stale"
+    STUCK = "stuck"
     BELOW_WARNING = "below_warning"
     BELOW_CRITICAL = "below_critical"
     FREEZING = "freezing"
@@ -76,6 +81,7 @@ _KINDS: dict[Condition, Kind] = {
     Condition.BAD_DATA: Kind.STATUS,
     Condition.IMPLAUSIBLE_JUMP: Kind.JUMP,
     Condition.STALE: Kind.STALE,
+    Condition.STUCK: Kind.STUCK,
     Condition.FREEZING: Kind.LOW,
     Condition.BELOW_CRITICAL: Kind.LOW,
     Condition.BELOW_WARNING: Kind.LOW,
@@ -94,15 +100,15 @@ class ConditionSpec:
 
     LOW/HIGH: ``trip_c``, ``clear_c``. PREDICTED: ``horizon_s``, ``clear_horizon_s`` and the
     limit it predicts (``trip_c``, normally the channel's below_critical trip). SLOPE:
-    ``trip_c_per_min``, ``clear_c_per_min``. STALE: ``after_s``. JUMP: ``max_c_per_s`` and
-    ``min_step_c``.
+    ``trip_c_per_min``, ``clear_c_per_min``. STALE, STUCK: ``after_s``. JUMP: ``max_c_per_s``
+    and ``min_step_c``.
     """
 
     condition: Condition
     priority: Priority
-    enabled: bool = True
-    latching: bool = False
-    delay_s: float = 0.0
+    enabled: bool = defaults.CONDITION_ENABLED
+    latching: bool = defaults.CONDITION_LATCHING
+    delay_s: float = defaults.CONDITION_DELAY_S
     trip_c: float | None = None
     clear_c: float | None = None
     horizon_s: float | None = None
@@ -136,11 +142,11 @@ class ChannelSpec:
 class TrendSpec:
     """Least-squares slope over a trailing window (Home Assistant's trend sensor, windowed)."""
 
-    window_s: float = 15.0
-    min_points: int = 5
-    max_gap_s: float = 2.0
-    min_span_s: float = 5.0
-    max_points: int = 4096
+    window_s: float = defaults.TREND_WINDOW_S
+    min_points: int = defaults.TREND_MIN_POINTS
+    max_gap_s: float = defaults.TREND_MAX_GAP_S
+    min_span_s: float = defaults.TREND_MIN_SPAN_S
+    max_points: int = defaults.TREND_MAX_POINTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,25 +154,25 @@ class CycleSpec:
     """Freeze–thaw cycle detection and protocol timers (``[cycles]``; defaults and sources in
     ``docs/clinical-defaults.md``, the config layer fills every field)."""
 
-    detect: bool = True
-    freeze_s: float = 600.0  # 10-min freeze (CLINICAL §2)
-    passive_thaw_s: float = 480.0  # 8-min passive thaw (CLINICAL §2)
-    second_freeze_s: float = 600.0  # 10-min second freeze (CLINICAL §2)
-    active_thaw_s: float | None = None  # optional target, none by default
-    freeze_below_c: float = -20.0
-    freeze_fall_c_per_min: float = -20.0
-    thaw_rise_c_per_min: float = 10.0
-    active_thaw_above_c: float = 0.0
-    active_thaw_rise_c_per_min: float = 30.0
+    detect: bool = defaults.CYCLE_DETECT
+    freeze_s: float = defaults.CYCLE_FREEZE_S
+    passive_thaw_s: float = defaults.CYCLE_PASSIVE_THAW_S
+    second_freeze_s: float = defaults.CYCLE_SECOND_FREEZE_S
+    active_thaw_s: float | None = defaults.CYCLE_ACTIVE_THAW_S
+    freeze_below_c: float = defaults.CYCLE_FREEZE_BELOW_C
+    freeze_fall_c_per_min: float = defaults.CYCLE_FREEZE_FALL_C_PER_MIN
+    thaw_rise_c_per_min: float = defaults.CYCLE_THAW_RISE_C_PER_MIN
+    active_thaw_above_c: float = defaults.CYCLE_ACTIVE_THAW_ABOVE_C
+    active_thaw_rise_c_per_min: float = defaults.CYCLE_ACTIVE_THAW_RISE_C_PER_MIN
 
 
 @dataclass(frozen=True, slots=True)
 class EngineSpec:
     channels: tuple[ChannelSpec, ...] = ()
     trend: TrendSpec = field(default_factory=TrendSpec)
-    audio_pause_s: float = 120.0
-    unknown_channel_role: Role = Role.NERVE
-    device_lost_priority: Priority = Priority.HIGH
+    audio_pause_s: float = defaults.AUDIO_PAUSE_S
+    unknown_channel_role: Role = defaults.UNKNOWN_CHANNEL_ROLE
+    device_lost_priority: Priority = defaults.DEVICE_LOST_PRIORITY
     role_conditions: Mapping[Role, Mapping[Condition, ConditionSpec]] = field(
         default_factory=dict)
     cycles: CycleSpec = field(default_factory=CycleSpec)
@@ -179,9 +185,29 @@ class EngineSpec:
 
     def spec_for_unknown(self, channel_id: str) -> ChannelSpec:
         """A channel that appears in the data but not in the config is monitored, never ignored."""
-        from monitor.config.defaults import role_conditions
-
         conditions = self.role_conditions.get(self.unknown_channel_role)
         if conditions is None:
             conditions = role_conditions(self.unknown_channel_role)
         return ChannelSpec(id=channel_id, role=self.unknown_channel_role, conditions=conditions)
+
+
+# The built-in defaults as specs -------------------------------------------------------------
+
+def role_defaults(role: Role) -> dict[Condition, dict[str, Any]]:
+    """The built-in settings of every condition of ``role`` (a fresh, mutable copy)."""
+    return {Condition(name): dict(values) for name, values in defaults.ROLE_DEFAULTS[role].items()}
+
+
+def role_conditions(role: Role) -> Mapping[Condition, ConditionSpec]:
+    """The resolved :class:`ConditionSpec` of every condition for a role, with no overrides."""
+    return MappingProxyType({condition: condition_spec(condition, values)
+                             for condition, values in role_defaults(role).items()})
+
+
+def condition_spec(condition: Condition, values: Mapping[str, Any]) -> ConditionSpec:
+    """A spec from config-style values (``priority`` may be a name)."""
+    fields = dict(values)
+    priority = fields.pop("priority")
+    if isinstance(priority, str):
+        priority = Priority.parse(priority)
+    return ConditionSpec(condition=condition, priority=priority, **fields)

@@ -12,11 +12,58 @@ sum sequentially, so the same samples give bit-identical slopes however they are
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from monitor.engine.block import F64, I64
 from monitor.engine.spec import TrendSpec
+
+# The rule, written once. Every function below works on one sample (Python or NumPy scalars)
+# and on arrays alike, with the same IEEE operations in the same order, so the live one-sample
+# path and the block path give bit-identical slopes.
+
+def _is_gap(spec: TrendSpec, t: Any, prev_t: Any) -> Any:
+    """A gap longer than ``max_gap_s``: no window reaches back across it."""
+    return t - prev_t > spec.max_gap_s
+
+
+def _first_in_window(times: Any, t: Any, spec: TrendSpec) -> Any:
+    """Index of the first of ``times`` inside the window ending at ``t`` (at or after
+    ``t - window_s``)."""
+    return np.searchsorted(times, t - spec.window_s, "left")
+
+
+def _oldest_allowed(spec: TrendSpec, g: Any) -> Any:
+    """The oldest sample (global index) a window ending at ``g`` may hold: ``max_points``."""
+    return g - spec.max_points + 1
+
+
+def _terms(t: Any, v: Any, origin: float) -> tuple[Any, Any, Any, Any]:
+    """What the prefix sums add per sample: x, y, x², xy with x from the epoch's origin."""
+    x = t - origin
+    return x, v, x * x, x * v
+
+
+def _spill(prev: _Epoch, size: int, j: Any, d: float) -> tuple[Any, Any, Any, Any]:
+    """The older epoch's part of a window (its samples ``j`` to the end), moved to the newer
+    origin (``d`` = old origin - new origin)."""
+    na = size - j if isinstance(j, int) else (size - j).astype(np.float64)
+    ax = prev.px[size] - prev.px[j]
+    ay = prev.py[size] - prev.py[j]
+    axx = prev.pxx[size] - prev.pxx[j]
+    axy = prev.pxy[size] - prev.pxy[j]
+    return ax + na * d, ay, axx + 2.0 * d * ax + na * d * d, axy + d * ay
+
+
+def _centred(n: Any, sx: Any, sy: Any, sxx: Any, sxy: Any) -> tuple[Any, Any]:
+    """Centred sums of squares and products; the slope is their ratio."""
+    return sxx - sx * sx / n, sxy - sx * sy / n
+
+
+def _usable(spec: TrendSpec, n: Any, span: Any, cxx: Any) -> Any:
+    """Enough points over a long enough span, not all at one time."""
+    return (n >= spec.min_points) & (span >= spec.min_span_s) & (cxx > 0)
 
 
 class _Epoch:
@@ -76,12 +123,12 @@ class TrendState:
         prev_t = np.empty(m, np.float64)
         prev_t[0] = self.last_t if self.last_t is not None else t[0]
         prev_t[1:] = t[:-1]
-        breaks = np.where(t - prev_t > spec.max_gap_s, g, -1)
+        breaks = np.where(_is_gap(spec, t, prev_t), g, -1)
         gap_start = np.maximum(np.maximum.accumulate(breaks), self.gap_start)
         # Prefix sums continue sequentially from the carried sums.
-        x = t - ep.origin
         sl = slice(first_local, first_local + m + 1)
-        for arr, vals in ((ep.px, x), (ep.py, v), (ep.pxx, x * x), (ep.pxy, x * v)):
+        for arr, vals in zip((ep.px, ep.py, ep.pxx, ep.pxy), _terms(t, v, ep.origin),
+                             strict=True):
             arr[sl] = np.cumsum(np.concatenate((arr[first_local:first_local + 1], vals)))
         ep.t[first_local:first_local + m] = t
         ep.n += m
@@ -92,9 +139,9 @@ class TrendState:
         else:
             times = ep.t[:ep.n]
             times_base = epoch_base
-        lo = np.searchsorted(times, t - spec.window_s, "left").astype(np.int64) + times_base
+        lo = _first_in_window(times, t, spec).astype(np.int64) + times_base
         lo = np.maximum(lo, gap_start)
-        lo = np.maximum(lo, g - spec.max_points + 1)
+        lo = np.maximum(lo, _oldest_allowed(spec, g))
         # Window sums in the current epoch's origin.
         gi = g - epoch_base + 1
         li = np.maximum(lo - epoch_base, 0)
@@ -111,12 +158,10 @@ class TrendState:
         self.gap_start = int(gap_start[-1])
         self.last_t = float(t[-1])
         with np.errstate(invalid="ignore", divide="ignore"):
-            cxx = sxx - sx * sx / n
-            cxy = sxy - sx * sy / n
+            cxx, cxy = _centred(n, sx, sy, sxx, sxy)
             slope = cxy / cxx
         span = t - times[np.clip(lo - times_base, 0, times.shape[0] - 1)]
-        ok = (n >= spec.min_points) & (span >= spec.min_span_s) & (cxx > 0)
-        return np.where(ok, slope, np.nan)
+        return np.where(_usable(spec, n, span, cxx), slope, np.nan)
 
     def _extend_one(self, t: float, v: float) -> float:
         """The live path (one sample): the same IEEE operations as the vectorised path, in the
@@ -128,21 +173,20 @@ class TrendState:
         g = self.count
         epoch_base = g - k
         prev_t = self.last_t if self.last_t is not None else t
-        gap_start = g if t - prev_t > spec.max_gap_s else self.gap_start
-        x = t - ep.origin
+        gap_start = g if _is_gap(spec, t, prev_t) else self.gap_start
+        x, y, xx, xy = _terms(t, v, ep.origin)
         ep.px[k + 1] = ep.px[k] + x
-        ep.py[k + 1] = ep.py[k] + v
-        ep.pxx[k + 1] = ep.pxx[k] + x * x
-        ep.pxy[k + 1] = ep.pxy[k] + x * v
+        ep.py[k + 1] = ep.py[k] + y
+        ep.pxx[k + 1] = ep.pxx[k] + xx
+        ep.pxy[k + 1] = ep.pxy[k] + xy
         ep.t[k] = t
         ep.n = k + 1
-        target = t - spec.window_s
         prev = self.prev
-        if prev is not None and target <= ep.t[0]:
-            lo = int(np.searchsorted(prev.t, target, "left")) + epoch_base - size
+        if prev is not None and _first_in_window(ep.t[:1], t, spec) == 0:
+            lo = int(_first_in_window(prev.t, t, spec)) + epoch_base - size  # reaches into prev
         else:
-            lo = int(np.searchsorted(ep.t[:k + 1], target, "left")) + epoch_base
-        lo = max(lo, gap_start, g - spec.max_points + 1)
+            lo = int(_first_in_window(ep.t[:k + 1], t, spec)) + epoch_base
+        lo = max(lo, gap_start, _oldest_allowed(spec, g))
         gi, li = k + 1, max(lo - epoch_base, 0)
         n = float(g - lo + 1)
         sx = float(ep.px[gi] - ep.px[li])
@@ -151,26 +195,20 @@ class TrendState:
         sxy = float(ep.pxy[gi] - ep.pxy[li])
         if prev is not None and lo < epoch_base:
             j = lo - (epoch_base - size)
-            na = float(size - j)
-            ax = float(prev.px[size] - prev.px[j])
-            ay = float(prev.py[size] - prev.py[j])
-            axx = float(prev.pxx[size] - prev.pxx[j])
-            axy = float(prev.pxy[size] - prev.pxy[j])
-            d = prev.origin - ep.origin
-            sx += ax + na * d
-            sy += ay
-            sxx += axx + 2.0 * d * ax + na * d * d
-            sxy += axy + d * ay
+            bx, by, bxx, bxy = _spill(prev, size, j, prev.origin - ep.origin)
+            sx += float(bx)
+            sy += float(by)
+            sxx += float(bxx)
+            sxy += float(bxy)
             start_t = float(prev.t[j])
         else:
             start_t = float(ep.t[lo - epoch_base])
         self.count = g + 1
         self.gap_start = gap_start
         self.last_t = t
-        cxx = sxx - sx * sx / n
-        cxy = sxy - sx * sy / n
-        if n >= spec.min_points and t - start_t >= spec.min_span_s and cxx > 0:
-            return cxy / cxx
+        cxx, cxy = _centred(n, sx, sy, sxx, sxy)
+        if _usable(spec, n, t - start_t, cxx):
+            return float(cxy / cxx)
         return math.nan
 
     def _add_previous(self, spill: np.ndarray, lo: I64, epoch_base: int, sx: F64, sy: F64,
@@ -179,13 +217,8 @@ class TrendState:
         prev = self.prev
         assert prev is not None
         j = lo[spill] - (epoch_base - self.size)
-        na = (self.size - j).astype(np.float64)
-        ax = prev.px[self.size] - prev.px[j]
-        ay = prev.py[self.size] - prev.py[j]
-        axx = prev.pxx[self.size] - prev.pxx[j]
-        axy = prev.pxy[self.size] - prev.pxy[j]
-        d = prev.origin - self.cur.origin
-        sx[spill] += ax + na * d
-        sy[spill] += ay
-        sxx[spill] += axx + 2.0 * d * ax + na * d * d
-        sxy[spill] += axy + d * ay
+        bx, by, bxx, bxy = _spill(prev, self.size, j, prev.origin - self.cur.origin)
+        sx[spill] += bx
+        sy[spill] += by
+        sxx[spill] += bxx
+        sxy[spill] += bxy

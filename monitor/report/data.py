@@ -319,6 +319,8 @@ def describe(spec: ConditionSpec) -> str:
         return f"≤ {spec.trip_c_per_min:g} °C/min, clears ≥ {spec.clear_c_per_min:g} °C/min"
     if kind is Kind.STALE:
         return f"no valid reading for {spec.after_s:g} s"
+    if kind is Kind.STUCK:
+        return f"reading unchanged for {spec.after_s:g} s"
     if kind is Kind.JUMP:
         return f"faster than {spec.max_c_per_s:g} °C/s and more than {spec.min_step_c:g} °C"
     return "status reported by the device"

@@ -1,9 +1,10 @@
 """The session file format: one SQLite file per session, versioned, shared by writer and reader.
 
-Why SQLite: it survived kill -9 tests where Parquet and HDF5 did not (DESIGN.md). The file is
-opened in WAL mode with ``synchronous=NORMAL``: a commit is safe against a killed process, and
-readers (replay, export, a live ``report``) never block the writer. At a clean close the file
-is checkpointed and switched back to a rollback journal, so a finished session is ONE file.
+Why SQLite: it survived kill -9 tests where Parquet and HDF5 did not (README.md, "Sessions").
+The file is opened in WAL mode with ``synchronous=NORMAL``: a commit is safe against a killed
+process, and readers (replay, export, a live ``report``) never block the writer. At a clean
+close the file is checkpointed and switched back to a rollback journal, so a finished session
+is ONE file.
 
 Tables (schema version 1):
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from monitor.model import Status
 from simulators.ptylink import PtyLink
+from simulators.sensors import NOISE_SD_C, RESOLUTION_C
 from simulators.trace import Trace
 
 Clock = Callable[[], float]
@@ -177,14 +178,19 @@ class Player:
         return self.scan_at(i, t)
 
     def scan_at(self, i: int, t: float) -> Scan:
-        i = min(max(i, 0), len(self.trace.t) - 1)
+        last = len(self.trace.t) - 1
+        past_end = i > last or t > float(self.trace.t[-1]) + self.period_s
+        i = min(max(i, 0), last)
         statuses = [Status(int(s)) for s in self.trace.status[i]]
         for channel, since in self.faults.open_from:
             if 0 <= channel < len(statuses) and t >= since:
                 statuses[channel] = Status.OPEN
-        values = tuple(float(v) if s is Status.OK else None
-                       for v, s in zip(self.trace.values[i], statuses, strict=True))
-        return Scan(tuple(statuses), values)
+        values = [float(v) if s is Status.OK else None
+                  for v, s in zip(self.trace.values[i], statuses, strict=True)]
+        if past_end:  # after the scenario the tissue rests where it ended; a needle still jitters
+            values = [None if v is None else _quantised(v + float(self.rng.normal(0, NOISE_SD_C)))
+                      for v in values]
+        return Scan(tuple(statuses), tuple(values))
 
     def garbage_bytes(self) -> bytes:
         """Random bytes with no frame terminators, like noise on an RS-485 line."""
@@ -214,3 +220,8 @@ def follow_plug(player: Player, link: PtyLink, t: float, loop: asyncio.AbstractE
         watched = link.fileno()
         loop.add_reader(watched, on_readable)
     return watched, pulled
+
+
+def _quantised(value: float) -> float:
+    """``value`` at the emulated instruments' resolution."""
+    return round(round(value / RESOLUTION_C) * RESOLUTION_C, 6)

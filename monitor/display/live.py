@@ -30,7 +30,6 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.text import Text
 
-from monitor.config.defaults import CYCLE_FREEZE_S, CYCLE_PASSIVE_THAW_S
 from monitor.config.schema import DisplayConfig
 from monitor.display.bell import PULSE_SPACING_S, BellScheduler
 from monitor.display.keys import Action, cbreak, decode_keys
@@ -42,8 +41,6 @@ from monitor.outputs.base import STALL_AFTER_S, OutputContext, WriteWatch
 from monitor.text import printable
 
 NAME = "display"
-PHASE_TARGETS_S: Mapping[str, float] = {
-    "freeze": CYCLE_FREEZE_S, "thaw_passive": CYCLE_PASSIVE_THAW_S}
 RETRY_AFTER_FAULT_S = 1.0
 SWITCH_INTERVAL_S = 0.0005
 MAX_FRAME_GAP_S = 0.25  # 4 frames a second: enough to show a 2 Hz flash
@@ -150,7 +147,6 @@ class LiveDisplay:
         self.frame_times_ms: list[float] = []  # the last frames' cost, for the curious
         self.quit_prompt = False
         self._latest: Snapshot | None = None
-        self._phase: dict[str, Any] = {}
         self._wake = asyncio.Event()
         self._context: OutputContext | None = None
         self._live: Live | None = None
@@ -170,14 +166,9 @@ class LiveDisplay:
         self._wake.set()
 
     def on_events(self, records: Sequence[Mapping[str, Any]]) -> None:
-        """Only the cycle phase and the interventions are taken from events (the snapshot
-        carries everything else)."""
+        """Only the interventions are taken from events, for the sparkline marks; the engine's
+        snapshot carries everything else, the phase and its target included."""
         self.history.note_events(records)
-        for record in records:
-            if record.get("type") == "cycle.phase":
-                phase = str(record.get("phase", ""))
-                self._phase = {"phase": phase, "cycle": record.get("cycle"),
-                               "start_t": float(record.get("t", 0.0))}
 
     async def run(self, context: OutputContext) -> None:
         self._context = context
@@ -282,19 +273,9 @@ class LiveDisplay:
         return False
 
     def header(self, snapshot: Snapshot) -> dict[str, Any]:
-        """The session header plus the current phase with its timer and target."""
-        header: dict[str, Any] = dict(self._context.header) if self._context is not None else {}
-        if self._phase:
-            phase = self._phase["phase"]
-            header["phase"] = phase
-            header["cycle"] = self._phase["cycle"]
-            header["phase_elapsed_s"] = max(0.0, snapshot.t - self._phase["start_t"])
-            targets = header.get("phase_targets")
-            target = (targets.get(phase) if isinstance(targets, Mapping)
-                      else PHASE_TARGETS_S.get(phase))
-            if target is not None:
-                header["phase_target_s"] = target
-        return header
+        """The session header (station, devices, audio, actions). The phase, its timer and its
+        target come from the snapshot itself, never from here."""
+        return dict(self._context.header) if self._context is not None else {}
 
     def render(self, snapshot: Snapshot, fast: bool, slow: bool) -> Any:
         width, height = self.console.size

@@ -15,7 +15,7 @@ FloatArray = npt.NDArray[np.float64]
 
 NEEDLE_TAU_S = 4.0  # 3τ = 12 s: inside the 10-15 s settling (docs/clinical-defaults.md)
 PROBE_TAU_S = 1.0  # engineering choice: thermocouple bonded inside the probe tip
-NOISE_SD_C = 0.07  # engineering choice inside the 0.05-0.1 °C of the brief
+NOISE_SD_C = 0.07  # engineering choice: about the 0.1 °C resolution of the instruments
 RESOLUTION_C = 0.1  # display resolution of the emulated instruments
 
 

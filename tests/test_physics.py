@@ -33,7 +33,8 @@ def test_colder_nearer_the_probe() -> None:
 
 
 def test_ice_ball_matches_published_figures() -> None:
-    """0 °C at the ice-ball edge, lethal −20…−40 °C isotherms a few mm inside it (docs/clinical-defaults.md [7])."""
+    """0 °C at the ice-ball edge, lethal −20…−40 °C isotherms a few mm inside it
+    (docs/clinical-defaults.md [7])."""
     result = simulate(_setup((Point(0.0, 0.0),)), 600.0)
     edge = result.isotherm_radius_mm(-1.0)  # freezing starts at the liquidus
     zero = result.isotherm_radius_mm(0.0)

@@ -29,7 +29,7 @@ from monitor.config.schema import (
     parse_config,
     quick_config,
 )
-from monitor.engine.spec import Condition, role_conditions
+from monitor.engine.spec import Condition, default_engine_spec, role_conditions
 from monitor.errors import ConfigError, UsageError
 from monitor.model import Priority, Role
 from monitor.text import control_characters
@@ -402,6 +402,11 @@ def test_default_config_spec_matches_the_built_in_defaults() -> None:
             assert resolved == built_in
     assert spec.audio_pause_s == defaults.AUDIO_PAUSE_S
     assert spec.trend.window_s == defaults.TREND_WINDOW_S
+
+
+def test_a_replay_with_no_config_runs_the_default_configs_spec() -> None:
+    """``cryoguard replay`` of a plain CSV skips the config layer: the spec must be the same."""
+    assert default_engine_spec() == default_config().engine_spec()
 
 
 # Shipped files ---------------------------------------------------------------------------

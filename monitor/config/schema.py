@@ -99,12 +99,11 @@ from monitor.config.units import (
 from monitor.engine.spec import (
     ChannelSpec,
     Condition,
-    ConditionSpec,
     CycleSpec,
     EngineSpec,
     Kind,
     TrendSpec,
-    condition_spec,
+    resolved_conditions,
     role_defaults,
 )
 from monitor.errors import ConfigError
@@ -827,7 +826,8 @@ class Config(_Model):
     def engine_spec(self) -> EngineSpec:
         """What the engine needs, with every override applied."""
         channels = tuple(
-            ChannelSpec(id=c.id, role=c.role, conditions=_specs(self.channel_values(c)),
+            ChannelSpec(id=c.id, role=c.role,
+                        conditions=resolved_conditions(self.channel_values(c)),
                         label=c.label, device=c.device, index=c.index)
             for c in self.channels)
         return EngineSpec(
@@ -835,7 +835,7 @@ class Config(_Model):
             unknown_channel_role=self.alarms.unknown_channel_role,
             device_lost_priority=Priority.parse(self.alarms.device_lost_priority),
             role_conditions=MappingProxyType({
-                role: _specs(self.role_values(role)) for role in Role}),
+                role: resolved_conditions(self.role_values(role)) for role in Role}),
             cycles=self.cycles.spec())
 
     def snapshot(self) -> dict[str, Any]:
@@ -846,20 +846,6 @@ class Config(_Model):
         if "url" in mqtt:
             mqtt["url"] = without_password(mqtt["url"])
         return data
-
-
-def _specs(values: Mapping[Condition, Mapping[str, Any]]) -> Mapping[Condition, ConditionSpec]:
-    """ConditionSpecs in condition order; the prediction learns the below_critical limit."""
-    limit = values.get(Condition.BELOW_CRITICAL, {}).get("trip_c")
-    specs = {}
-    for condition in Condition:
-        if condition not in values:
-            continue
-        fields = dict(values[condition])
-        if condition is Condition.PREDICTED_BELOW_CRITICAL and limit is not None:
-            fields["trip_c"] = limit
-        specs[condition] = condition_spec(condition, fields)
-    return MappingProxyType(specs)
 
 
 # Error messages -----------------------------------------------------------------------------

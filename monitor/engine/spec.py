@@ -204,6 +204,29 @@ def role_conditions(role: Role) -> Mapping[Condition, ConditionSpec]:
                              for condition, values in role_defaults(role).items()})
 
 
+def resolved_conditions(
+        values: Mapping[Condition, Mapping[str, Any]]) -> Mapping[Condition, ConditionSpec]:
+    """ConditionSpecs in condition order from resolved settings (built-in defaults, then the
+    config's overrides); the prediction learns the ``below_critical`` limit it predicts."""
+    limit = values.get(Condition.BELOW_CRITICAL, {}).get("trip_c")
+    specs = {}
+    for condition in Condition:
+        if condition not in values:
+            continue
+        fields = dict(values[condition])
+        if condition is Condition.PREDICTED_BELOW_CRITICAL and limit is not None:
+            fields["trip_c"] = limit
+        specs[condition] = condition_spec(condition, fields)
+    return MappingProxyType(specs)
+
+
+def default_engine_spec() -> EngineSpec:
+    """The spec of a config that changes nothing, built without the config layer (pydantic):
+    a replay with no config starts faster. A test holds it equal to the default config's."""
+    return EngineSpec(role_conditions=MappingProxyType({
+        role: resolved_conditions(role_defaults(role)) for role in Role}))
+
+
 def condition_spec(condition: Condition, values: Mapping[str, Any]) -> ConditionSpec:
     """A spec from config-style values (``priority`` may be a name)."""
     fields = dict(values)

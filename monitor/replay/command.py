@@ -13,16 +13,11 @@ import sys
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from monitor.config.schema import (
-    Config,
-    default_config,
-    describe_thresholds,
-    load_config,
-    parse_config,
-)
+from monitor.config import defaults
 from monitor.engine import Engine
+from monitor.engine.spec import default_engine_spec
 from monitor.errors import ConfigError, UsageError
 from monitor.model import Event, EventType, record_line, utc_now
 from monitor.outputs.base import Output
@@ -30,6 +25,9 @@ from monitor.outputs.eventstream import EventWriter
 from monitor.replay.core import ReplaySource, engine_spec, load_source, replay
 from monitor.replay.whatif import compare_alarms, summary_lines
 from monitor.text import printable
+
+if TYPE_CHECKING:
+    from monitor.config.schema import Config
 
 LOGGED = {EventType.ALARM_RAISED, EventType.ALARM_CLEARED, EventType.ALARM_ACKNOWLEDGED,
           EventType.AUDIO_PAUSED, EventType.AUDIO_RESUMED, EventType.DEVICE_LOST,
@@ -39,6 +37,8 @@ LOGGED = {EventType.ALARM_RAISED, EventType.ALARM_CLEARED, EventType.ALARM_ACKNO
 
 def resolve_config(config_path: str | None, source: ReplaySource) -> Config:
     """``--config`` if given, else the config recorded with the source, else the defaults."""
+    from monitor.config.schema import default_config, load_config, parse_config
+
     if config_path:
         return load_config(config_path)
     if source.config:
@@ -57,8 +57,13 @@ def run(args: argparse.Namespace) -> int:
     if diff_out is not None and source.kind != "session":
         raise UsageError(f"--diff-out compares with a recording: {source.path} holds no "
                          "recorded alarms (only a session file does)")
-    config = resolve_config(args.config, source)
-    spec, notes = engine_spec(source, config)
+    shows_display = _display_wanted(args)
+    # The config layer (pydantic, ~0.1 s to import) only when a config is involved: with none,
+    # the default spec is the same one (tests/test_config.py holds them equal).
+    config = (resolve_config(args.config, source)
+              if args.config or source.config or shows_display else None)
+    base = config.engine_spec() if config is not None else default_engine_spec()
+    spec, notes = engine_spec(source, base)
     session_clock = source.kind in ("session", "export")  # t = 0 is the session's start
     engine = Engine(spec, t0=0.0 if session_clock else None)
     wall_start = source.wall_start or utc_now()
@@ -66,13 +71,12 @@ def run(args: argparse.Namespace) -> int:
     _report_source(source, notes, log)
     writer = EventWriter(args.events_out, wall_start,
                          append=bool(getattr(args, "append", False))) if args.events_out else None
-    station = source.station or config.station.name
+    station = source.station or (config.station.name if config is not None
+                                 else defaults.STATION_NAME)
     t_start = float(source.t.min()) if len(source) else 0.0
     start = Event(0.0 if session_clock else t_start, EventType.SESSION_STARTED, {
         "mode": "replay", "source": str(source.path), "station": station,
         "message": f"replay of {source.path}"})
-
-    shows_display = _display_wanted(args)
 
     def emit(event: Event) -> None:
         if writer is not None:
@@ -87,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         if display is not None and args.speed is not None:
             from monitor.replay.view import replay_on_display
 
+            assert config is not None  # loaded whenever the display shows
             result = replay_on_display(source, engine, emit, args.speed, display,
                                        _header(config, engine, source, args.speed, wall_start))
         else:
@@ -146,8 +151,8 @@ def _display_wanted(args: argparse.Namespace) -> bool:
             and sys.stdout.isatty() and sys.stdin.isatty())
 
 
-def _display(args: argparse.Namespace, config: Config) -> Output | None:
-    if not _display_wanted(args):
+def _display(args: argparse.Namespace, config: Config | None) -> Output | None:
+    if config is None or not _display_wanted(args):
         return None
     from monitor.outputs.display import LiveDisplay
 
@@ -157,6 +162,7 @@ def _display(args: argparse.Namespace, config: Config) -> Output | None:
 
 def _header(config: Config, engine: Engine, source: ReplaySource, speed: float,
             wall_start: datetime) -> dict[str, Any]:
+    from monitor.config.schema import describe_thresholds
     from monitor.display.sparkline import spec_levels
 
     return {"station": source.station or config.station.name, "mode": "replay",

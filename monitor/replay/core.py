@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -27,9 +27,6 @@ from monitor.replay.parquetsource import PARQUET_MAGIC, read_parquet
 from monitor.replay.whatif import STALE_INTERVALS, replay_spec, stale_for_interval
 from monitor.sessions.reader import SessionInput, open_session
 from monitor.sessions.schema import ChannelInfo
-
-if TYPE_CHECKING:
-    from monitor.config.schema import Config
 
 MAX_BLOCK = 1 << 18  # readings per engine call at full speed: bounded memory, same events
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -101,11 +98,13 @@ def _load_session(path: Path) -> ReplaySource:
             channel_info=list(session.channels), station=session.station or None)
 
 
-def engine_spec(source: ReplaySource, config: Config) -> tuple[EngineSpec, list[str]]:
-    """What the engine runs for ``source`` under ``config``: the recorded channels kept with
+def engine_spec(source: ReplaySource, base: EngineSpec) -> tuple[EngineSpec, list[str]]:
+    """What the engine runs for ``source`` under the config's spec ``base``
+    (``Config.engine_spec()``, or :func:`~monitor.engine.spec.default_engine_spec` when no
+    config is involved): the recorded channels kept with
     their roles (:func:`monitor.replay.whatif.replay_spec`) and, for a file from a slower
     logger, staleness judged against its own sampling interval. Returns notes for the user."""
-    spec = replay_spec(config.engine_spec(), source.channel_info)
+    spec = replay_spec(base, source.channel_info)
     notes: list[str] = []
     if source.kind == "csv" and source.interval_s is not None:
         _same, before = stale_for_interval(spec, None)

@@ -150,7 +150,7 @@ def load_report_data(path: str | Path) -> ReportData:
         raise UsageError(f"{path}: a report needs a session file (.cgsession), not a CSV file; "
                          "use `cryoguard replay` for CSV files")
     config, note = _config(source.config, str(path))
-    engine = Engine(engine_spec(source, config)[0], t0=0.0)
+    engine = Engine(engine_spec(source, config.engine_spec())[0], t0=0.0)
     events: list[Event] = []
     result = replay(source, engine, events.append)
     actions = operator_events(events, source.inputs)

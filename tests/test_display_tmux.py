@@ -8,6 +8,7 @@ never under ``CI=true``.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -73,6 +74,14 @@ class Tmux:
                 return screen
             time.sleep(0.1)
         raise AssertionError(f"timed out waiting for {what}; screen:\n{screen}")
+
+    def wait_for_frame(self, what: str, problems: Callable[[str], list[str]],
+                       timeout: float = 20.0) -> str:
+        """The first capture with no ``problems``; a timeout names what the last one lacked."""
+        try:
+            return self.wait(what, lambda screen: not problems(screen), timeout)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\nmissing: {problems(self.screen())}") from None
 
     def kill(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True,
@@ -191,24 +200,43 @@ def test_critical_alarm_in_a_real_terminal_at_80x24_and_120x40(
         server.type(f"{CRYOGUARD} demo --scenario breach --speed 20 --session s.cgsession",
                     enter=True)
     for (width, height), server in servers.items():
-        screen = server.wait(f"the high alarm at {width}x{height}",
-                             lambda s: ACTION in s and "*** HIGH" in s, timeout=60)
-        lines = screen.splitlines()
-        assert len(lines) <= height and all(len(line) <= width for line in lines)
-        assert WALL_CLOCK.search(lines[0]), lines[0]  # the wall clock
-        assert "session " in lines[0]  # and the session clock
-        block = channel_block(lines, "N1")
-        assert block[0].startswith("N1 L4 right") and block[1].startswith("neuroforamen")
-        assert "…" not in block[0] + block[1]  # the nerve's label whole
-        assert len(block) >= 2 and any("█" in line or "▀" in line for line in block[1:])
-        value = channel_value(lines, "N1")
-        assert isinstance(value, float) and value <= 10.5  # large digits, read back
-        assert len(channel_block(lines, "P1")) == 1  # the probe in one row of text
-        assert "°C/min" in "\n".join(block)  # the rate in words
+        # A capture can land mid-redraw: wait for a whole frame that passes every check (a
+        # frame that never does fails with the checks it missed and the last screen).
+        screen = server.wait_for_frame(
+            f"the high alarm at {width}x{height}",
+            functools.partial(critical_frame_problems, width=width, height=height), timeout=60)
+        assert critical_frame_problems(screen, width, height) == []
         server.type("q")
         server.wait("the quit question", lambda s: "quit? (y/n)" in s, timeout=10)
         server.type("y")
         server.wait("the shell back", lambda s: "CRYOGUARD" not in s, timeout=15)
+
+
+def critical_frame_problems(screen: str, width: int, height: int) -> list[str]:
+    """What a bedside frame during the breach's high alarm lacks (empty: all there)."""
+    lines = screen.splitlines()
+    if ACTION not in screen or "*** HIGH" not in screen:
+        return ["no high alarm with its action text yet"]
+    checks = {
+        "fits the terminal": len(lines) <= height and all(len(line) <= width for line in lines),
+        "wall clock on the first line": bool(lines) and bool(WALL_CLOCK.search(lines[0])),
+        "session clock on the first line": bool(lines) and "session " in lines[0],
+    }
+    if not any(line.startswith(("N1 ", "P1 ")) for line in lines[1:]) or not all(
+            any(line.startswith(f"{cid} ") for line in lines) for cid in ("N1", "P1")):
+        return [*(what for what, ok in checks.items() if not ok), "N1 and P1 drawn"]
+    block = channel_block(lines, "N1")
+    checks["the nerve's label whole on two lines"] = (
+        len(block) >= 2 and block[0].startswith("N1 L4 right")
+        and block[1].startswith("neuroforamen") and "…" not in block[0] + block[1])
+    checks["large digits"] = len(block) >= 2 and any("█" in line or "▀" in line
+                                                     for line in block[1:])
+    value = channel_value(lines, "N1")
+    checks["the large digits read back as <= 10.5 °C"] = (
+        isinstance(value, float) and value <= 10.5)
+    checks["the probe in one row"] = len(channel_block(lines, "P1")) == 1
+    checks["the rate in words"] = "°C/min" in "\n".join(block)
+    return [what for what, ok in checks.items() if not ok]
 
 
 RENDER_EVIL = """

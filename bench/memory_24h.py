@@ -80,7 +80,7 @@ def main() -> None:
     emit("memory_24h", [figure(
         "memory", f"resident memory, engine + recorder, {args.channels} ch x {args.rate:g} Hz "
         f"over {args.hours:g} simulated hours (`python bench/memory_24h.py`)",
-        f"{early[1]:.0f} MB at {early[0]:g} h → {end[1]:.1f} MB at {end[0]:g} h",
+        f"{early[1]:.0f} MB at {early[0]:.1f} h → {end[1]:.1f} MB at {end[0]:.1f} h",
         value=end[1] - early[1], unit="MB", target="flat")])
 
 

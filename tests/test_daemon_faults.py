@@ -107,9 +107,25 @@ def _ended_within(proc: subprocess.Popen[Any], seconds: float) -> int:
     try:
         return proc.wait(seconds)
     except subprocess.TimeoutExpired:
+        threads = _threads_waiting(proc.pid)
         proc.kill()
         proc.wait(10)
-        raise AssertionError(f"still running {seconds:g} s after the signal") from None
+        raise AssertionError(f"still running {seconds:g} s after the signal; its threads "
+                             f"were in: {threads}") from None
+
+
+def _threads_waiting(pid: int) -> str:
+    """Where each thread of ``pid`` waits (kernel wait channel and system call), so a slow
+    end says what held it: a disk flush, a terminal write, a lock."""
+    parts = []
+    for task in sorted(Path(f"/proc/{pid}/task").glob("*")):
+        try:
+            wchan = (task / "wchan").read_text().strip() or "running"
+            syscall = (task / "syscall").read_text().split()[0]
+        except (OSError, IndexError):
+            continue
+        parts.append(f"{task.name}:{wchan}/syscall {syscall}")
+    return ", ".join(parts) or "(gone)"
 
 
 @pytest.mark.timeout(60)

@@ -90,6 +90,9 @@ def _demo_on(term: Terminal, tmp_path: Path, *args: str, controlling: bool = Fal
              ) -> subprocess.Popen[bytes]:
     """``cryoguard demo`` with the live display on ``term`` (stdin, stdout and stderr)."""
     def make_controlling() -> None:  # closing the master then hangs up the session
+        # A session started from a terminal: SIGHUP at its default even when the test run was
+        # started under nohup (an ignored SIGHUP is honoured; see the nohup test below).
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
         os.setsid()
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 

@@ -510,3 +510,13 @@ def test_header_says_what_the_alarm_sound_goes_through(output: dict[str, str], s
     lines = screen(snap([chan("N1", 9.0)], [alarm("N1.below_critical", Priority.HIGH, 1.0)],
                         sounding), header={"audio_output": output})
     assert shown in lines[1]
+
+
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (120, 40)])
+def test_a_probe_freezing_fast_shows_its_whole_rate(width: int, height: int) -> None:
+    """A cryoprobe falls by hundreds of °C/min: the rate is shown whole, in whole degrees."""
+    channels = [chan("P1", -70.4, role="probe", label="cryoprobe 1 tip", slope=-307.5),
+                chan("N1", 36.7)]
+    row = row_of(screen(snap(channels), width=width, height=height), "P1")
+    assert "⇊ −308 °C/min" in row, row
+    assert "…" not in row, row

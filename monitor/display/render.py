@@ -445,9 +445,11 @@ def reading_text(channel: ChannelView) -> tuple[str, bool]:
 
 
 def _signed(value: float) -> str:
+    """``−9.4``; from 100 on whole numbers (a probe's ``−308`` fits its one-row column)."""
     if abs(value) < 0.05:
         return "0.0"
-    return f"{MINUS if value < 0 else '+'}{abs(value):.1f}"
+    digits = 0 if abs(value) >= 99.95 else 1
+    return f"{MINUS if value < 0 else '+'}{abs(value):.{digits}f}"
 
 
 def trend_text(channel: ChannelView) -> str:

@@ -393,3 +393,25 @@ def test_watch_headless_prints_news_and_never_an_escape() -> None:
                          f"room-h: note by rn: ok{shown}"]
     assert lines[3] == "room-h ONLINE no alarms"
     assert no_controls(out.getvalue())
+
+
+async def test_a_broker_that_refuses_the_stations_messages_is_a_fault_not_silence(
+        acl_broker: Broker) -> None:
+    """Logged in as ct-suite-3 but publishing as ct-suite-2: the documented ACL refuses every
+    message (MQTT 5 PUBACK "Not authorized"). aiomqtt completes the publish anyway; the
+    station must say that nobody receives its alarms."""
+    settings = settings_for(acl_broker.url("ct-suite-2"))
+    fields = {f: getattr(settings, f) for f in settings.__dataclass_fields__}
+    fields.update(username="ct-suite-3", password=ACCOUNTS["ct-suite-3"])
+    context = FakeContext(high_alarm_state())
+    output = MqttOutput(None, settings=MqttSettings(**fields))
+    async with Running(output, context):
+        await connected(output)
+        output.on_events([{"type": "alarm.raised", "alarm": "L4R.below_critical", "t": 1.0}])
+        await until(lambda: bool(context.faults))
+    name, message, _priority = context.faults[0]
+    assert name == "mqtt"
+    assert "refuses this station's messages: Not authorized" in message, message
+    assert "ct-suite-3" in message and "cryoguard/ct-suite-2/#" in message
+    assert ACCOUNTS["ct-suite-3"] not in message  # never the password
+    assert output.publisher.stats.refused >= 1

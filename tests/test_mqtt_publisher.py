@@ -499,3 +499,22 @@ def test_payload_json_is_strict() -> None:
     payload = channel_payload(view)
     assert payload["slope_c_per_min"] is None and payload["seconds_to_limit"] is None
     json.dumps(payload, allow_nan=False)
+
+
+async def test_refused_messages_are_one_fault_until_the_broker_takes_them_again() -> None:
+    """What the PUBACK watch reports (the real broker's refusal: test_mqtt_integrity.py)."""
+    from monitor.mqtt.publisher import MqttPublisher
+
+    faults: list[str] = []
+    recoveries: list[str] = []
+    publisher = MqttPublisher(settings_for("mqtt://user:secret@127.0.0.1:1/ct-2"),
+                              on_fault=faults.append, on_recover=recoveries.append)
+    publisher._acknowledged(None)
+    assert faults == [] and recoveries == []
+    publisher._acknowledged("Not authorized")
+    publisher._acknowledged("Not authorized")
+    assert len(faults) == 1 and "Not authorized" in faults[0] and "secret" not in faults[0]
+    publisher._acknowledged(None)
+    assert len(recoveries) == 1 and "2 refused" in recoveries[0]
+    publisher._acknowledged("Quota exceeded")
+    assert len(faults) == 2 and publisher.stats.refused == 3

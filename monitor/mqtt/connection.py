@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
@@ -191,6 +192,31 @@ def make_client(settings: MqttSettings, *, identifier: str,
         max_inflight_messages=PIPELINE, max_queued_incoming_messages=100_000)
     client.pending_calls_threshold = 2 * PIPELINE + 10  # a full pipeline is not a warning
     return client
+
+
+def watch_refusals(client: aiomqtt.Client, on_ack: Callable[[str | None], None]) -> bool:
+    """Report each MQTT 5 PUBACK: ``on_ack(None)`` when the broker took the message,
+    ``on_ack(reason)`` when it refused it (``Not authorized`` from an ACL, ``Quota exceeded``).
+
+    aiomqtt 2.x completes ``publish()`` on any PUBACK and drops its reason code, so a station
+    whose account may not write its topics would look healthy while nobody receives a thing
+    (docs/mqtt.md). This wraps paho's ``on_publish`` under aiomqtt (its private ``_client``);
+    returns False, changing nothing, if that is not there. QoS 0 messages have no PUBACK: a
+    refusal shows on the QoS 1 events and the retained status.
+    """
+    paho = getattr(client, "_client", None)
+    original = getattr(paho, "on_publish", None)
+    if paho is None or original is None:
+        return False
+
+    def on_publish(paho_client: Any, userdata: Any, mid: int, reason_code: Any,
+                   properties: Any) -> None:
+        refused = bool(getattr(reason_code, "is_failure", False))
+        on_ack(str(reason_code) if refused else None)
+        original(paho_client, userdata, mid, reason_code, properties)
+
+    paho.on_publish = on_publish
+    return True
 
 
 PIPELINE = 100  # publishes in flight at once: one round trip per batch, not per message

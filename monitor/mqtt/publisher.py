@@ -33,6 +33,7 @@ from monitor.mqtt.connection import (
     make_client,
     new_identifier,
     private_logger,
+    watch_refusals,
 )
 from monitor.mqtt.integrity import Stamp
 from monitor.mqtt.payloads import dumps
@@ -55,6 +56,7 @@ class PublisherStats:
     events_published: int = 0
     states_published: int = 0
     retained_published: int = 0
+    refused: int = 0  # of those, QoS 1 messages the broker acknowledged with a refusal (ACL)
 
 
 class MqttPublisher:
@@ -82,6 +84,7 @@ class MqttPublisher:
         self._wake = asyncio.Event()
         self._closing = asyncio.Event()
         self._faulted = False
+        self._refusing = False
         self._reported_drops = 0
         self._task: asyncio.Task[None] | None = None
         self._offline_sent = False
@@ -154,6 +157,7 @@ class MqttPublisher:
         while True:
             client = make_client(self.settings, identifier=self.identifier, will=will,
                                  logger=self._logger)
+            watch_refusals(client, self._acknowledged)
             try:
                 async with client:
                     self._socket_errors.take()
@@ -244,6 +248,22 @@ class MqttPublisher:
         self.stats.retained_published += len(pending)
 
     # Health -----------------------------------------------------------------------------------
+
+    def _acknowledged(self, refusal: str | None) -> None:
+        """A PUBACK: a refusal is a fault (once, until the broker takes messages again)."""
+        if refusal is None:
+            if self._refusing:
+                self._refusing = False
+                self.on_recover(f"broker {self.settings.url.redacted()} accepts this "
+                                f"station's messages again ({self.stats.refused} refused)")
+            return
+        self.stats.refused += 1
+        if not self._refusing:
+            self._refusing = True
+            user = self.settings.username or "no user name"
+            self.on_fault(f"broker {self.settings.url.redacted()} refuses this station's "
+                          f"messages: {refusal}; its ACL must let {user} write "
+                          f"{self.topics.base}/#")
 
     def _connected_now(self) -> None:
         self.connected = True

@@ -37,6 +37,7 @@ BELOW_CRITICAL_C = 10.0
 FREEZING_C = 0.0
 ABOVE_WARNING_C = 42.0
 ABOVE_CRITICAL_C = 45.0
+FALLING_FAST_C_PER_MIN = -6.0  # the falling_fast trip; the display's ⇊ arrow starts here too
 HYSTERESIS_C = 1.0  # every level clears 1 °C past its trip (thermocouple accuracy ±1 °C)
 
 _COLD_HOT: dict[str, dict[str, Any]] = {
@@ -47,7 +48,8 @@ _COLD_HOT: dict[str, dict[str, Any]] = {
     "freezing": {"trip_c": FREEZING_C, "clear_c": FREEZING_C + HYSTERESIS_C, "priority": H,
                  "latching": True},
     "predicted_below_critical": {"horizon_s": 60.0, "clear_horizon_s": 90.0, "priority": M},
-    "falling_fast": {"trip_c_per_min": -6.0, "clear_c_per_min": -4.0, "priority": L},
+    "falling_fast": {"trip_c_per_min": FALLING_FAST_C_PER_MIN, "clear_c_per_min": -4.0,
+                     "priority": L},
     "above_warning": {"trip_c": ABOVE_WARNING_C, "clear_c": ABOVE_WARNING_C - HYSTERESIS_C,
                       "priority": M},
     "above_critical": {"trip_c": ABOVE_CRITICAL_C, "clear_c": ABOVE_CRITICAL_C - HYSTERESIS_C,
@@ -182,6 +184,10 @@ DISPLAY_BELL = True
 DISPLAY_REFRESH_HZ = 10.0
 DISPLAY_MAX_REFRESH_HZ = 10.0  # a 64-row frame costs ~13 ms: 10 Hz is the ceiling
 DISPLAY_SPARKLINE_S = 300.0
+# Trend arrows: → within ±0.3 °C/min (a needle thermocouple's noise; engineering choice), ↓/↑
+# beyond, ⇊/⇈ from the falling_fast rate (the same figure both ways, so ⇊ and the alarm agree).
+DISPLAY_ARROW_STEADY_C_PER_MIN = 0.3
+DISPLAY_ARROW_FAST_C_PER_MIN = -FALLING_FAST_C_PER_MIN
 DISPLAY_COLOUR: Literal["auto", "always", "never"] = "auto"
 
 # What to do, shown under a physiological alarm on the bedside screen ----------------------

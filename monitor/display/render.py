@@ -24,7 +24,12 @@ from rich.cells import cell_len, set_cell_size
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from monitor.config.defaults import ALARM_ACTIONS, DISPLAY_SPARKLINE_S
+from monitor.config.defaults import (
+    ALARM_ACTIONS,
+    DISPLAY_ARROW_FAST_C_PER_MIN,
+    DISPLAY_ARROW_STEADY_C_PER_MIN,
+    DISPLAY_SPARKLINE_S,
+)
 from monitor.display.digits import FONT2, big_rows, big_width
 from monitor.display.sparkline import (
     Levels,
@@ -457,13 +462,14 @@ def trend_text(channel: ChannelView) -> str:
     slope = channel.slope_c_per_min
     if slope is None or reading_text(channel)[1]:
         return "—"
-    if slope <= -6.0:
+    fast, steady = DISPLAY_ARROW_FAST_C_PER_MIN, DISPLAY_ARROW_STEADY_C_PER_MIN
+    if slope <= -fast:
         arrow = "⇊"
-    elif slope <= -0.3:
+    elif slope <= -steady:
         arrow = "↓"
-    elif slope >= 6.0:
+    elif slope >= fast:
         arrow = "⇈"
-    elif slope >= 0.3:
+    elif slope >= steady:
         arrow = "↑"
     else:
         arrow = "→"

@@ -146,6 +146,13 @@ class Event:
 
 
 
+def celsius(value: float) -> str:
+    """A temperature as shown to people, to 0.1 °C: ``-0.04`` reads ``0.0``, never ``-0.0``
+    (a sign on zero looks like a reading below freezing that is not there)."""
+    text = f"{value:.1f}"
+    return "0.0" if text == "-0.0" else text
+
+
 def wall_time(wall_start: datetime | None, t: float) -> str | None:
     """ISO 8601 UTC wall time of session time ``t`` (``None`` when the start is unknown)."""
     if wall_start is None:

@@ -520,3 +520,11 @@ def test_a_probe_freezing_fast_shows_its_whole_rate(width: int, height: int) -> 
     row = row_of(screen(snap(channels), width=width, height=height), "P1")
     assert "⇊ −308 °C/min" in row, row
     assert "…" not in row, row
+
+
+def test_a_reading_just_below_zero_shows_0_0_not_minus_0_0() -> None:
+    lines = screen(snap([chan("N1", -0.04, min_c=-0.04), chan("P1", -0.03, role="probe")]),
+                   width=120, height=40)
+    assert channel_value(lines, "N1") == 0.0
+    assert "-0.0" not in "\n".join(lines) and "−0.0" not in "\n".join(lines)
+    assert "min 0.0 °C" in "\n".join(channel_block(lines, "N1"))

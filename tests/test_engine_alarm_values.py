@@ -81,3 +81,14 @@ def test_output_fault_keeps_its_message_and_shows_the_latest_detail() -> None:
     alarm = view(eng.snapshot().alarms, "events.output_failed")
     assert "3 line(s)" in alarm.message
     assert alarm.detail is not None and "40 line(s)" in alarm.detail
+
+
+def test_a_reading_just_below_zero_reads_0_0_not_minus_0_0_in_the_message() -> None:
+    """-0.04 °C trips `freezing` (at or below 0 °C); the message shows 0.0, as the screen does."""
+    eng = engine(channel(predicted_below_critical={"enabled": False},
+                         falling_fast={"enabled": False}))
+    events = eng.feed(readings([12.0] * 20 + [-0.04] * 5))
+    freezing = [e for e in events if e.type is RAISED and e.fields["condition"] == "freezing"]
+    assert len(freezing) == 1
+    message = str(freezing[0].fields["message"])
+    assert "0.0 °C at or below 0 °C" in message and "-0.0" not in message, message

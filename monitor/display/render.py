@@ -42,7 +42,7 @@ from monitor.display.sparkline import (
 )
 from monitor.engine import AlarmView, Snapshot
 from monitor.engine.channel import ChannelView
-from monitor.model import Priority, Status
+from monitor.model import Priority, Status, celsius
 from monitor.text import printable
 
 STATUS_WORDS: Mapping[Status, str] = {
@@ -446,7 +446,7 @@ def reading_text(channel: ChannelView) -> tuple[str, bool]:
         return ("STALE" if channel.readings else "NO DATA"), True
     if channel.temp_c is None or not math.isfinite(channel.temp_c):
         return "NO DATA", True
-    return f"{channel.temp_c:.1f}", False
+    return celsius(channel.temp_c), False
 
 
 def _signed(value: float) -> str:
@@ -488,7 +488,7 @@ def limit_text(channel: ChannelView) -> str:
 
 
 def min_text(channel: ChannelView) -> str:
-    return f"min {channel.min_c:.1f} °C" if channel.min_c is not None else "min —"
+    return f"min {celsius(channel.min_c)} °C" if channel.min_c is not None else "min —"
 
 
 def _worst_alarms(snapshot: Snapshot) -> dict[str, AlarmView]:

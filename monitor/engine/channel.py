@@ -19,7 +19,7 @@ from monitor.engine.block import F64, I8, I64
 from monitor.engine.hysteresis import ConditionState, transitions
 from monitor.engine.spec import ChannelSpec, Condition, ConditionSpec, Kind, TrendSpec
 from monitor.engine.trend import TrendState
-from monitor.model import Category, Priority, Status
+from monitor.model import Category, Priority, Status, celsius
 
 ABSOLUTE_ZERO_C = -273.15  # a physical constant, not a default
 HIGHEST_PLAUSIBLE_C = defaults.HIGHEST_PLAUSIBLE_C
@@ -508,10 +508,10 @@ class ChannelEngine:
                     f"{spec.after_s:g} s (converter or firmware frozen?)" if up
                     else f"{name}: reading changing again")
         if kind is Kind.JUMP:
-            shown = f"{value:.1f} °C" if value is not None else "a value"
+            shown = f"{celsius(value)} °C" if value is not None else "a value"
             return (f"{spec.priority.marker} {name}: implausible jump to {shown} held back"
                     if up else f"{name}: plausible readings again")
-        shown = f"{value:.1f} °C" if value is not None else "?"
+        shown = f"{celsius(value)} °C" if value is not None else "?"
         if kind is Kind.SLOPE:
             slope = extra.get("slope_c_per_min")
             return (f"{spec.priority.marker} {name}: falling fast, {slope} °C/min at {shown}"

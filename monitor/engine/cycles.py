@@ -37,7 +37,7 @@ from monitor.config import defaults
 from monitor.engine.block import F64, I64
 from monitor.engine.channel import PHASE_BEFORE, PHASE_READING
 from monitor.engine.spec import ChannelSpec, Condition, CycleSpec
-from monitor.model import Event, EventType
+from monitor.model import Event, EventType, celsius
 
 CYCLE_CHANNEL = "cycle"  # the "channel" of the timer alarms: cycle.freeze_target, ...
 TARGET_PRIORITY = defaults.CYCLE_TARGET_PRIORITY  # a reminder, not a patient risk
@@ -341,7 +341,7 @@ class CycleTracker:
         if kind is _Kind.FREEZE:
             cycle += 1
         how = "falling" if rate < 0 else "rising"
-        text = (f"cycle {cycle}: {phase.words} detected (probe {name} {v:.1f} °C, "
+        text = (f"cycle {cycle}: {phase.words} detected (probe {name} {celsius(v)} °C, "
                 f"{how} {abs(rate):.0f} °C/min)")
         fields = {"phase": phase.value, "cycle": cycle, "previous": previous.value,
                   "source": f"probe {name}", "channel": name, "value": round(v, 3),

@@ -17,7 +17,7 @@ from typing import Any
 from monitor.engine.cycles import ChannelCycleStats, CycleSummary, Phase
 from monitor.errors import CryoGuardError
 from monitor.files import private_dir, write_private
-from monitor.model import EventType
+from monitor.model import EventType, celsius
 from monitor.report import plots
 from monitor.report.data import DEFAULTS_DOC, ReportData, load_report_data
 from monitor.report.document import (
@@ -105,7 +105,7 @@ def at(data: ReportData, t: float | None) -> str:
 
 
 def temp(v: float | None) -> str:
-    return "–" if v is None else f"{v:.1f} °C"
+    return "–" if v is None else f"{celsius(v)} °C"
 
 
 def _started(moment: datetime | None) -> str:

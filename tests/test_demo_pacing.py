@@ -14,7 +14,7 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ import pytest
 from monitor.config.schema import parse_config
 from monitor.daemon.devices import device_params
 from monitor.daemon.shell import SessionClock, SessionOptions, SessionShell
+from monitor.model import Priority
 from simulators.emulators import serve
 from simulators.emulators.player import SteadyClock
 from simulators.scenarios import get
@@ -86,7 +87,8 @@ def test_bad_parameters_are_refused() -> None:
 # The real daemon and emulator, with the loop paused ----------------------------------------
 
 async def run_demo(tmp_path: Path, monotonic: Callable[[], float] | None,
-                   heartbeat: Callable[[], Any] | None) -> list[dict[str, Any]]:
+                   heartbeat: Callable[[], Any] | None, *, pause: bool = True,
+                   outputs: Sequence[Any] = ()) -> list[dict[str, Any]]:
     scenario = get("demo")
     link = tmp_path / "ttySIM0"
     config = parse_config({
@@ -106,7 +108,7 @@ async def run_demo(tmp_path: Path, monotonic: Callable[[], float] | None,
 
     async def pauses() -> None:
         await ready.wait()
-        for _ in range(3):
+        for _ in range(3 if pause else 0):
             await asyncio.sleep(0.1)
             time.sleep(PAUSE_S)  # the whole process stops, as on a busy machine
 
@@ -114,7 +116,7 @@ async def run_demo(tmp_path: Path, monotonic: Callable[[], float] | None,
     if heartbeat is not None:
         tasks.append(heartbeat)
     shell = SessionShell(config, device_params(config), options, clock=clock, extra_tasks=tasks,
-                         ready=ready)
+                         ready=ready, outputs=outputs)
     assert await shell.run() == 0
     return [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
 
@@ -133,6 +135,41 @@ async def test_plain_clock_raises_stale_on_a_pause_steady_clock_does_not(tmp_pat
     assert stale(paced) == []
     assert steady.stalls >= 3 and steady.longest_stall_s >= PAUSE_S  # taken out
     assert paced[-1]["type"] == "session.ended" and paced[-1]["t"] >= DURATION_S
+
+
+class SlowToStop:
+    """An output whose task takes 100 ms to stop, the event loop running meanwhile (an
+    awaited close, as a serial port's or a network connection's)."""
+
+    name = "slow"
+    fault_priority = Priority.LOW
+
+    def on_events(self, records: Sequence[Mapping[str, Any]]) -> None:
+        return None
+
+    def on_snapshot(self, snapshot: Any) -> None:
+        return None
+
+    async def run(self, context: Any) -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.1)
+            raise
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_slow_stop_at_the_end_of_a_demo_is_not_a_stale_sensor(tmp_path: Path) -> None:
+    """The session ends at the moment it is asked to (here: its duration). Stopping the tasks
+    may take 100 ms of wall time, 6 s of session time at x60: that is not a gap in the
+    readings, and the last tick must not call every channel stale just before the end."""
+    steady = SteadyClock.for_speed(SPEED)
+    events = await run_demo(tmp_path, steady, steady.run, pause=False, outputs=[SlowToStop()])
+    assert stale(events) == []
+    assert events[-1]["type"] == "session.ended"
+    assert DURATION_S <= events[-1]["t"] < DURATION_S + 2.0
 
 
 # The command itself: `cryoguard demo` paces on the steady clock ----------------------------

@@ -135,6 +135,7 @@ class SessionShell:
         self.clock = clock or SessionClock(options.speed)
         self.given_outputs = list(outputs)
         self._extra_tasks = list(extra_tasks)
+        self._stopped_at: float | None = None  # session time the end was asked for
         self._ready = ready
         self._stdin = stdin if stdin is not None else sys.stdin
         self._stdout = stdout if stdout is not None else sys.stdout
@@ -215,12 +216,13 @@ class SessionShell:
                 self._start_stdin_thread()
                 stack.callback(self._stopped_reading.set)
             await self._stop.wait()
+            self._stopped_at = self.clock()  # the session's end, before anything is stopped
         await self._last_word()
         return self.exit_status
 
     def _end(self) -> None:
         if self.core is not None:
-            self.core.end()
+            self.core.end(t=self._stopped_at)
 
     async def _ticker(self) -> None:
         core = self.core

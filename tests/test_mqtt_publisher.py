@@ -30,6 +30,7 @@ from monitor.outputs.mqtt import MqttOutput
 from tests.mqtt_broker import (  # noqa: F401  (fixtures)
     Broker,
     BrokerFactory,
+    Received,
     Subscriber,
     broker,
     broker_factory,
@@ -326,6 +327,17 @@ async def test_sigkill_turns_status_offline(broker: Broker,  # noqa: F811
         assert seen.retain and seen.text == "offline"
 
 
+def _first_copies(messages: list[Received]) -> list[Received]:
+    """The messages without redelivered copies (same payload as an earlier one)."""
+    seen: set[bytes] = set()
+    firsts = []
+    for message in messages:
+        if message.payload not in seen:
+            seen.add(message.payload)
+            firsts.append(message)
+    return firsts
+
+
 async def test_broker_restart_delivers_missed_events_in_order(
         broker_factory: BrokerFactory) -> None:  # noqa: F811
     server = broker_factory(persistence=True)
@@ -351,11 +363,17 @@ async def test_broker_restart_delivers_missed_events_in_order(
         await until(lambda: output.publisher.queue.events_waiting == 0)
         await watcher.disconnect()
         await watcher.connect()  # the watcher's session survived the restart
-        await watcher.wait_for(lambda ms: len(ms) == 205, timeout=10)
+        await watcher.wait_for(lambda ms: len(_first_copies(ms)) == 205, timeout=10)
         await asyncio.sleep(0.2)
         await watcher.disconnect()
-    conditions = [m.json()["condition"] for m in watcher.messages]
+    # QoS 1 is at least once: the broker may deliver to the watcher again what it had not
+    # seen acknowledged when it stopped (docs/mqtt.md). Such a copy is byte-identical to an
+    # earlier message; everything else arrives exactly once, in order.
+    firsts = _first_copies(watcher.messages)
+    conditions = [m.json()["condition"] for m in firsts]
     assert conditions == [f"before{i}" for i in range(5)] + [f"missed{i}" for i in range(200)]
+    # at most what can be in flight to one subscriber (mosquitto's max_inflight_messages: 20)
+    assert len(watcher.messages) - len(firsts) <= 20, "only in-flight events may come twice"
     assert context.faults and all(f[2] is Priority.LOW and f[0] == "mqtt"
                                   for f in context.faults)
     assert context.recoveries and "again" in context.recoveries[-1][1]

@@ -11,14 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from drivers import modbus_map
 from drivers.line import LineSettings
 from drivers.types import Key
 from monitor.config import defaults
-
-DCON_FORMATS = ("auto", "engineering")
-MODBUS_FORMATS = ("auto", "engineering", "hex")
 
 
 def _positive(name: str, value: float) -> None:
@@ -78,46 +76,58 @@ class LineParams(DeviceParams):
 
 
 @dataclass(frozen=True, kw_only=True)
-class DconParams(DeviceParams):
-    """``protocol = "dcon"``: ADAM-4018/I-7018 family polled with ``#AA``."""
+class PolledParams(DeviceParams):
+    """What a polled (command and reply) module adds: the polling pace, when it counts as
+    lost, the data format confirmed at connect and the configured thermocouple types."""
 
-    baudrate: int = defaults.DCON_BAUDRATE
-    address: int = defaults.DCON_ADDRESS
-    checksum: bool = defaults.DCON_CHECKSUM
+    FORMATS: ClassVar[tuple[str, ...]] = ("auto", "engineering")
+
     poll_interval_s: float = defaults.DEVICE_POLL_INTERVAL_S
     timeout_s: float = defaults.DEVICE_TIMEOUT_S
     max_timeouts: int = defaults.DEVICE_MAX_TIMEOUTS
-    lost_after_s: float = defaults.DEVICE_LOST_AFTER_S
-    # "auto": confirmed by $AA2; "engineering": the site's word
+    # "auto": read from the module at connect; otherwise the site's word
     data_format: str = defaults.DEVICE_DATA_FORMAT
-    config_attempts: int = defaults.DCON_CONFIG_ATTEMPTS
     tc_types: Mapping[str, str] = field(default_factory=dict)  # channel id → configured type
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not 0 <= self.address <= 0xFF:
-            raise ValueError(f"device {self.id}: DCON address must be 0..255")
-        if self.data_format not in DCON_FORMATS:
+        if self.data_format not in self.FORMATS:
             raise ValueError(f"device {self.id}: data_format must be one of "
-                             f"{', '.join(DCON_FORMATS)}, got {self.data_format!r}")
-        if self.config_attempts < 1:
-            raise ValueError(f"device {self.id}: config_attempts must be >= 1")
+                             f"{', '.join(self.FORMATS)}, got {self.data_format!r}")
         _positive("poll_interval_s", self.poll_interval_s)
         _positive("timeout_s", self.timeout_s)
-        _positive("lost_after_s", self.lost_after_s)
         if self.max_timeouts < 1:
             raise ValueError(f"device {self.id}: max_timeouts must be >= 1")
 
 
 @dataclass(frozen=True, kw_only=True)
-class ModbusParams(DeviceParams):
+class DconParams(PolledParams):
+    """``protocol = "dcon"``: ADAM-4018/I-7018 family polled with ``#AA``; ``$AA2`` confirms
+    the data format."""
+
+    baudrate: int = defaults.DCON_BAUDRATE
+    address: int = defaults.DCON_ADDRESS
+    checksum: bool = defaults.DCON_CHECKSUM
+    lost_after_s: float = defaults.DEVICE_LOST_AFTER_S
+    config_attempts: int = defaults.DCON_CONFIG_ATTEMPTS
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 <= self.address <= 0xFF:
+            raise ValueError(f"device {self.id}: DCON address must be 0..255")
+        if self.config_attempts < 1:
+            raise ValueError(f"device {self.id}: config_attempts must be >= 1")
+        _positive("lost_after_s", self.lost_after_s)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModbusParams(PolledParams):
     """``protocol = "modbus"``: RTU input registers, M-7018 layout by default."""
+
+    FORMATS: ClassVar[tuple[str, ...]] = ("auto", "engineering", "hex")
 
     baudrate: int = defaults.MODBUS_BAUDRATE
     unit_id: int = defaults.MODBUS_UNIT_ID
-    poll_interval_s: float = defaults.DEVICE_POLL_INTERVAL_S
-    timeout_s: float = defaults.DEVICE_TIMEOUT_S
-    max_timeouts: int = defaults.DEVICE_MAX_TIMEOUTS
     start_register: int = defaults.MODBUS_START_REGISTER
     count: int = defaults.MODBUS_CHANNEL_COUNT
     scale: float = defaults.MODBUS_SCALE_C
@@ -125,27 +135,17 @@ class ModbusParams(DeviceParams):
     under_value: int | None = defaults.MODBUS_UNDER_VALUE
     cjc_register: int | None = None
     cjc_scale: float = defaults.MODBUS_CJC_SCALE_C
-    # "auto": read coil format_coil; "engineering" / "hex": the site's word
-    data_format: str = defaults.DEVICE_DATA_FORMAT
     format_coil: int | None = modbus_map.M7018_FORMAT_COIL
     type_register: int | None = modbus_map.M7018_TYPE_REGISTER
-    tc_types: Mapping[str, str] = field(default_factory=dict)  # channel id → configured type
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.data_format not in MODBUS_FORMATS:
-            raise ValueError(f"device {self.id}: data_format must be one of "
-                             f"{', '.join(MODBUS_FORMATS)}, got {self.data_format!r}")
         if self.data_format == "auto" and (self.format_coil is None
                                            or self.type_register is None):
             raise ValueError(f"device {self.id}: data_format = 'auto' reads the format coil "
                              "and the type register; give both or set data_format")
         if not 0 <= self.unit_id <= 247:
             raise ValueError(f"device {self.id}: unit_id must be 0..247")
-        _positive("poll_interval_s", self.poll_interval_s)
-        _positive("timeout_s", self.timeout_s)
-        if self.max_timeouts < 1:
-            raise ValueError(f"device {self.id}: max_timeouts must be >= 1")
         self.register_map()
 
     def register_map(self) -> modbus_map.RegisterMap:

@@ -49,6 +49,15 @@ def test_absolute_zero_itself_is_a_reading() -> None:
     assert "N1.out_of_range" not in alarms(events)
 
 
+def test_the_highest_plausible_temperature_itself_is_a_reading() -> None:
+    """2000 °C is the top of the range (config/defaults.py HIGHEST_PLAUSIBLE_C), not beyond it."""
+    from monitor.config.defaults import HIGHEST_PLAUSIBLE_C
+
+    eng = engine()
+    events = eng.feed(readings([37.0, 37.0, HIGHEST_PLAUSIBLE_C]))
+    assert "N1.out_of_range" not in alarms(events)
+
+
 def test_infinity_is_out_of_range_and_nan_is_bad_data() -> None:
     assert Reading(0.0, "N1", -math.inf).status is Status.UNDER_RANGE
     assert Reading(0.0, "N1", math.inf).status is Status.OVER_RANGE

@@ -71,6 +71,19 @@ def test_presence_follows_status_and_data() -> None:
     assert presence is Presence.OFFLINE and "cannot reach the broker" in reason
 
 
+def test_a_station_is_offline_only_after_more_than_the_data_timeout() -> None:
+    """The boundary, pinned: silent for exactly the timeout is still ONLINE (WAITING before
+    the first data); a moment more is OFFLINE."""
+    state = WatchState(data_timeout_s=3.0)
+    state.broker_connected()
+    feed(state, "room-a", 0.0, temp=None, status="online")
+    assert state.presence("room-a", 3.0)[0] is Presence.WAITING
+    assert state.presence("room-a", 3.001)[0] is Presence.OFFLINE
+    feed(state, "room-a", 4.0)
+    assert state.presence("room-a", 7.0)[0] is Presence.ONLINE
+    assert state.presence("room-a", 7.001)[0] is Presence.OFFLINE
+
+
 def test_summary_line_names_the_worst_alarm() -> None:
     state = WatchState()
     state.broker_connected()

@@ -11,9 +11,7 @@ import os
 import shlex
 import shutil
 import signal
-import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,46 +20,11 @@ import pytest
 
 from monitor.sessions.reader import open_session
 from tests.daemon_helpers import CLI, events
+from tests.tmux_helpers import PROMPT, Tmux
 
 CI = os.environ.get("CI") == "true"
-PROMPT = "READY$ "
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None and not CI,
                                 reason="tmux is not installed (apt-get install tmux)")
-
-
-class Tmux:
-    """A private tmux server (its own socket) running one interactive shell."""
-
-    def __init__(self, cwd: Path) -> None:
-        self.socket = f"cg-daemon-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.cwd = cwd
-
-    def cmd(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", *args],
-                              capture_output=True, text=True, check=True, timeout=10).stdout
-
-    def start(self) -> None:
-        shell = f"env PS1='{PROMPT}' bash --norc --noprofile"
-        self.cmd("new-session", "-d", "-s", "main", "-x", "120", "-y", "40", "-c",
-                 str(self.cwd), shell)
-
-    def type(self, text: str, enter: bool = False) -> None:
-        self.cmd("send-keys", "-t", "main", "-l", text)
-        if enter:
-            self.cmd("send-keys", "-t", "main", "Enter")
-
-    def key(self, name: str) -> None:
-        self.cmd("send-keys", "-t", "main", name)
-
-    def screen(self) -> str:
-        return self.cmd("capture-pane", "-p", "-t", "main")
-
-    def server_pid(self) -> int:
-        return int(self.cmd("display-message", "-p", "#{pid}").strip())
-
-    def kill(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True,
-                       timeout=10)
 
 
 def _until(what: str, predicate: Callable[[], Any], timeout: float = 20.0) -> Any:

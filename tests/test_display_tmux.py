@@ -16,17 +16,16 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.display_helpers import channel_block, channel_value
+from tests.tmux_helpers import PROMPT, Tmux
 
 CI = os.environ.get("CI") == "true"
 CRYOGUARD = Path(sys.executable).with_name("cryoguard")
-PROMPT = "READY$ "
 
 
 def _demo_missing() -> str | None:
@@ -39,53 +38,6 @@ def _demo_missing() -> str | None:
     if "demo" not in helptext.split():
         return "`cryoguard demo` does not exist yet"
     return None
-
-
-class Tmux:
-    """A private tmux server (its own socket) running one interactive shell."""
-
-    def __init__(self, cwd: Path) -> None:
-        self.socket = f"cg-display-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.cwd = cwd
-
-    def cmd(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", *args],
-                              capture_output=True, text=True, check=True, timeout=10).stdout
-
-    def start(self, width: int = 120, height: int = 40) -> None:
-        shell = f"env PS1='{PROMPT}' bash --norc --noprofile"
-        self.cmd("new-session", "-d", "-s", "main", "-x", str(width), "-y", str(height), "-c",
-                 str(self.cwd), shell)
-
-    def type(self, text: str, enter: bool = False) -> None:
-        self.cmd("send-keys", "-t", "main", "-l", text)
-        if enter:
-            self.cmd("send-keys", "-t", "main", "Enter")
-
-    def screen(self) -> str:
-        return self.cmd("capture-pane", "-p", "-t", "main")
-
-    def wait(self, what: str, predicate: Callable[[str], bool], timeout: float = 20.0) -> str:
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if predicate(screen):
-                return screen
-            time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {what}; screen:\n{screen}")
-
-    def wait_for_frame(self, what: str, problems: Callable[[str], list[str]],
-                       timeout: float = 20.0) -> str:
-        """The first capture with no ``problems``; a timeout names what the last one lacked."""
-        try:
-            return self.wait(what, lambda screen: not problems(screen), timeout)
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\nmissing: {problems(self.screen())}") from None
-
-    def kill(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True,
-                       timeout=10)
 
 
 @pytest.fixture

@@ -6,10 +6,24 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 CLI = [sys.executable, "-m", "monitor.cli"]
+
+
+def until(what: str, predicate: Callable[[], Any], timeout: float = 20.0,
+          poll_s: float = 0.05) -> Any:
+    """``predicate()``'s first true value, polled every ``poll_s``; fails naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll_s)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def cryoguard(*args: str, timeout: float = 120, **kwargs: Any) -> subprocess.CompletedProcess[str]:

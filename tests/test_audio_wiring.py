@@ -13,6 +13,7 @@ tests/test_audio_signals.py; the rhythm on simulated time in tests/test_audio_ou
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import json
 import os
@@ -29,7 +30,8 @@ import pytest
 from monitor.audio.spec import BURSTS
 from monitor.model import Priority
 from monitor.sessions.reader import open_session
-from tests.daemon_helpers import CLI, ENV
+from tests.daemon_helpers import CLI, ENV, until
+from tests.tmux_helpers import PROMPT, Tmux
 
 HIGH = BURSTS[Priority.HIGH]
 SPEED = "60"  # the demo scenario's 10 °C alarm comes 187 s in: about 3 s of wall time
@@ -148,14 +150,7 @@ def _high_raised(record: dict[str, Any]) -> bool:
             and record.get("condition") == "below_critical")
 
 
-def _until(what: str, predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
+_until = functools.partial(until, poll_s=0.01)
 
 
 def _gap_kinds(bells: list[float]) -> list[str]:
@@ -358,14 +353,10 @@ def test_a_bell_blocked_on_a_terminal_that_stopped_reading_is_a_high_alarm(tmp_p
 SITE_ACTION = "SITE: inject CO2 now, call Dr Rossi"
 
 
-def _tmux_80x24(tmp_path: Path) -> Any:
-    from tests.test_daemon_tmux import PROMPT, Tmux
-
+def _tmux_80x24(tmp_path: Path) -> Tmux:
     server = Tmux(tmp_path)
-    shell = f"env PS1='{PROMPT}' bash --norc --noprofile"
-    server.cmd("new-session", "-d", "-s", "main", "-x", "80", "-y", "24", "-c", str(tmp_path),
-               shell)
-    _until("the shell prompt", lambda: PROMPT.strip() in server.screen(), 20.0)
+    server.start(80, 24)
+    server.wait("the shell prompt", lambda screen: PROMPT.strip() in screen)
     return server
 
 

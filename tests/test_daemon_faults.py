@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import select
@@ -19,14 +20,14 @@ import subprocess
 import sys
 import termios
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from monitor.sessions.reader import open_session
-from tests.daemon_helpers import CLI, ENV, events, raised
+from tests.daemon_helpers import CLI, ENV, events, raised, until
 
 END_S = 3.0  # quit, SIGINT, SIGTERM and SIGHUP end within this (docs/reliability.md)
 
@@ -38,14 +39,7 @@ def _records(path: Path) -> list[dict[str, Any]]:
         return []
 
 
-def _until(what: str, predicate: Callable[[], Any], timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+_until = functools.partial(until, poll_s=0.05)
 
 
 def _raised(path: Path, alarm: str) -> dict[str, Any] | None:

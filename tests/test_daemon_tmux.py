@@ -7,19 +7,20 @@ Skipped only when tmux is missing, and never under ``CI=true``.
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import shutil
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from monitor.sessions.reader import open_session
-from tests.daemon_helpers import CLI, events
+from tests.daemon_helpers import CLI, events, until
 from tests.tmux_helpers import PROMPT, Tmux
 
 CI = os.environ.get("CI") == "true"
@@ -27,14 +28,7 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None and not CI,
                                 reason="tmux is not installed (apt-get install tmux)")
 
 
-def _until(what: str, predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+_until = functools.partial(until, poll_s=0.1)
 
 
 @pytest.fixture

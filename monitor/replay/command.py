@@ -86,13 +86,11 @@ def run(args: argparse.Namespace) -> int:
             _log_line(event, log)
 
     emit(start)
-    display = _display(args, config)
     try:
-        if display is not None and args.speed is not None:
+        if shows_display and config is not None and args.speed is not None:
             from monitor.replay.view import replay_on_display
 
-            assert config is not None  # loaded whenever the display shows
-            result = replay_on_display(source, engine, emit, args.speed, display,
+            result = replay_on_display(source, engine, emit, args.speed, _display(config),
                                        _header(config, engine, source, args.speed, wall_start))
         else:
             result = replay(source, engine, emit, args.speed)
@@ -151,9 +149,7 @@ def _display_wanted(args: argparse.Namespace) -> bool:
             and sys.stdout.isatty() and sys.stdin.isatty())
 
 
-def _display(args: argparse.Namespace, config: Config | None) -> Output | None:
-    if config is None or not _display_wanted(args):
-        return None
+def _display(config: Config) -> Output:
     from monitor.outputs.display import LiveDisplay
 
     output: Output = LiveDisplay(config.display, read_only=True)
